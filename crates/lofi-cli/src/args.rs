@@ -1,0 +1,77 @@
+//! Raw command-line arguments (clap). Nothing here is trusted: each command
+//! module checks them and builds library objects from them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// lofi learns lofi music from MIDI files and turns it into lofi tracks.
+///
+/// Start with `lofi ingest FOLDER` to turn a folder of MIDI songs into a
+/// token cache a model can train on, or `lofi inspect FILE.mid` to see how
+/// lofi reads one file.
+#[derive(Debug, Parser)]
+#[command(name = "lofi", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read a folder of MIDI songs into a token cache for training.
+    ///
+    /// Walks FOLDER recursively for .mid/.midi files, reads and tokenizes
+    /// them in parallel, splits songs (not windows) into train and
+    /// validation sets from --seed, writes the cache atomically and prints
+    /// a summary. Unreadable files are skipped and listed unless --strict.
+    Ingest(IngestArgs),
+    /// Show how lofi reads one MIDI file: parts, tempo, meter, notes,
+    /// rest ratio and the first tokens.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Folder of MIDI files (searched recursively).
+    pub dir: PathBuf,
+    /// Token scheme: remi (bars, positions, pitches, durations, velocities,
+    /// drum hits), classic (one note/chord/rest token per 16th step),
+    /// classic-merged (classic with runs of rests merged) or drums (nine
+    /// drum classes on the bar grid).
+    #[arg(long, default_value = "remi", value_name = "SCHEME")]
+    pub tokenizer: String,
+    /// Cache file to write [default: FOLDERNAME.SCHEME.lofitok in the current folder].
+    #[arg(long, value_name = "CACHE")]
+    pub out: Option<PathBuf>,
+    /// Fail (exit status 1) on the first file that cannot be read, naming it.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Seed of the train/validation split.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Share of songs held out for validation (0 to 0.9).
+    #[arg(long, default_value_t = 0.1, value_name = "X")]
+    pub val_fraction: f64,
+    /// How many of the most frequent tokens to list.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A MIDI file.
+    pub file: PathBuf,
+    /// Token scheme to show the file in (remi, classic, classic-merged, drums).
+    #[arg(long, default_value = "remi", value_name = "SCHEME")]
+    pub tokenizer: String,
+    /// How many tokens to print.
+    #[arg(long, default_value_t = 48, value_name = "N")]
+    pub tokens: usize,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}

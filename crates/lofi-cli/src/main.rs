@@ -1,0 +1,29 @@
+//! The `lofi` binary: parse arguments, turn them into a checked plan, call
+//! the libraries. Errors are printed once, with their causes, and give a
+//! non-zero exit status.
+
+mod args;
+mod ingest;
+mod inspect;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: args::Cli) -> anyhow::Result<()> {
+    match cli.command {
+        args::Command::Ingest(a) => ingest::run(a),
+        args::Command::Inspect(a) => inspect::run(a),
+    }
+}

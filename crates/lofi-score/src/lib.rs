@@ -1,0 +1,24 @@
+//! `lofi-score`: the one neutral music type of lofi.
+//!
+//! Every stage reads and writes music through [`Score`]: MIDI files are read
+//! into it ([`Score::from_midi_bytes`]) and written from it
+//! ([`Score::to_midi_bytes`]); tokenizers encode and decode it; the metrics
+//! that judge generated music ([`Score::rest_ratio`]) are computed on it.
+//!
+//! Time is kept in integer MIDI ticks at the score's own resolution
+//! (`ticks_per_beat`), so MIDI → Score → MIDI is exact; beats and seconds are
+//! derived through [`TempoMap`].
+
+mod error;
+mod midi_read;
+mod midi_write;
+mod primitive;
+mod rest;
+mod score;
+
+pub use error::ScoreError;
+pub use primitive::{Pitch, Program, Velocity};
+pub use rest::{quantize_ticks, STEPS_PER_BEAT_16TH};
+pub use midi_read::MAX_BEATS;
+pub use midi_write::write_atomic;
+pub use score::{Note, Part, Score, TempoChange, TempoMap, TimeSignature};

@@ -1,0 +1,195 @@
+//! MIDI bytes → [`Score`], forgiving where real files are sloppy and strict
+//! where sloppiness would make times meaningless.
+
+use midly::{Format, MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
+
+use crate::error::ScoreError;
+use crate::primitive::{Pitch, Program, Velocity};
+use crate::score::{Note, Part, Score, TempoChange, TimeSignature};
+
+/// Longest piece accepted, in quarter-note beats (about 20 hours at 80 BPM).
+/// Longer almost always means a corrupt delta time, and would make every
+/// grid-based tokenizer emit millions of empty steps.
+pub const MAX_BEATS: u64 = 100_000;
+
+/// A note-on waiting for its note-off: (onset tick, velocity).
+type Open = (u32, u8);
+
+impl Score {
+    /// Reads a Standard MIDI File (format 0 or 1; metrical or SMPTE timing).
+    ///
+    /// - every (track, channel, program) becomes its own [`Part`]; channel 10
+    ///   parts are drum parts;
+    /// - a note-on with velocity 0 is a note-off; overlapping notes of one
+    ///   pitch are paired first-on, first-off; notes never released end at
+    ///   the end of their track; zero-length notes are kept;
+    /// - SMPTE files are read at a fixed 120 BPM with a resolution that keeps
+    ///   their seconds exact (SMPTE time does not follow tempo events).
+    pub fn from_midi_bytes(bytes: &[u8]) -> Result<Score, ScoreError> {
+        let smf = Smf::parse(bytes).map_err(|e| ScoreError::Midi(e.to_string()))?;
+        if smf.header.format == Format::Sequential && smf.tracks.len() > 1 {
+            return Err(ScoreError::Format2);
+        }
+        let (ticks_per_beat, smpte) = match smf.header.timing {
+            Timing::Metrical(t) => (t.as_int(), false),
+            Timing::Timecode(fps, sub) => {
+                // ticks per second / 2 = ticks per beat at 120 BPM.
+                let tps = f64::from(fps.as_f32()) * f64::from(sub);
+                ((tps / 2.0).round().min(f64::from(u16::MAX)) as u16, true)
+            }
+        };
+        if ticks_per_beat == 0 {
+            return Err(ScoreError::BadResolution(0));
+        }
+
+        let mut score = Score {
+            ticks_per_beat,
+            tempos: Vec::new(),
+            time_signatures: Vec::new(),
+            parts: Vec::new(),
+        };
+        let mut open: Vec<Vec<Open>> = vec![Vec::new(); 16 * 128];
+        for (track_index, track) in smf.tracks.iter().enumerate() {
+            let mut tick: u64 = 0;
+            let mut name: Option<String> = None;
+            let mut program = [0u8; 16];
+            // Parts of this track, keyed by (channel, program).
+            let mut parts: Vec<(u8, u8, Vec<Note>)> = Vec::new();
+            let close = |parts: &mut Vec<(u8, u8, Vec<Note>)>, ch: u8, prog: u8, note: Note| {
+                match parts.iter_mut().find(|p| p.0 == ch && p.1 == prog) {
+                    Some(p) => p.2.push(note),
+                    None => parts.push((ch, prog, vec![note])),
+                }
+            };
+            for event in track {
+                tick += u64::from(event.delta.as_int());
+                let now = u32::try_from(tick).map_err(|_| ScoreError::TimeOverflow {
+                    track: track_index,
+                    ticks: tick,
+                })?;
+                match event.kind {
+                    TrackEventKind::Midi { channel, message } => {
+                        let ch = channel.as_int();
+                        match message {
+                            MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                                open[usize::from(ch) * 128 + usize::from(key.as_int())]
+                                    .push((now, vel.as_int()));
+                            }
+                            MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
+                                let slot = &mut open[usize::from(ch) * 128 + usize::from(key.as_int())];
+                                if !slot.is_empty() {
+                                    let (onset, vel) = slot.remove(0);
+                                    let note = make_note(onset, now, key.as_int(), vel);
+                                    close(&mut parts, ch, program[usize::from(ch)], note);
+                                }
+                            }
+                            MidiMessage::ProgramChange { program: p } => {
+                                program[usize::from(ch)] = p.as_int();
+                            }
+                            _ => {}
+                        }
+                    }
+                    TrackEventKind::Meta(MetaMessage::TrackName(raw)) if name.is_none() => {
+                        let text = String::from_utf8_lossy(raw).trim().to_string();
+                        if !text.is_empty() {
+                            name = Some(text);
+                        }
+                    }
+                    TrackEventKind::Meta(MetaMessage::Tempo(t)) if !smpte => {
+                        score.tempos.push(TempoChange {
+                            tick: now,
+                            micros_per_beat: t.as_int().max(1),
+                        });
+                    }
+                    TrackEventKind::Meta(MetaMessage::TimeSignature(num, pow, _, _)) => {
+                        // 2^7 and beyond cannot be a real note value.
+                        if pow < 7 && num > 0 {
+                            score.time_signatures.push(TimeSignature {
+                                tick: now,
+                                numerator: num,
+                                denominator: 1 << pow,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // Close notes never released at the end of their track.
+            let end = u32::try_from(tick).unwrap_or(u32::MAX);
+            for (index, slot) in open.iter_mut().enumerate() {
+                let ch = (index / 128) as u8;
+                for (onset, vel) in slot.drain(..) {
+                    let note = make_note(onset, end, (index % 128) as u8, vel);
+                    close(&mut parts, ch, program[usize::from(ch)], note);
+                }
+            }
+            let multi = parts.len() > 1;
+            for (ch, prog, notes) in parts {
+                let is_drum = ch == 9;
+                let base = name.clone().unwrap_or_else(|| {
+                    if is_drum {
+                        "Drums".to_string()
+                    } else {
+                        format!("Track {track_index}")
+                    }
+                });
+                let name = if multi {
+                    format!("{base} (ch {} prog {prog})", ch + 1)
+                } else {
+                    base
+                };
+                let mut part = Part {
+                    name,
+                    program: Program::new(prog).unwrap_or(Program::saturating(0)),
+                    is_drum,
+                    channel: ch,
+                    notes,
+                };
+                part.sort();
+                score.parts.push(part);
+            }
+        }
+        if smpte || score.tempos.is_empty() {
+            score.tempos = vec![TempoChange {
+                tick: 0,
+                micros_per_beat: 500_000,
+            }];
+        }
+        dedup_by_tick(&mut score.tempos, |t| t.tick);
+        dedup_by_tick(&mut score.time_signatures, |t| t.tick);
+        if score.time_signatures.is_empty() {
+            score.time_signatures.push(TimeSignature::COMMON);
+        }
+        let beats = u64::from(score.end_tick()) / u64::from(ticks_per_beat);
+        if beats > MAX_BEATS {
+            return Err(ScoreError::TooLong {
+                beats,
+                max: MAX_BEATS,
+            });
+        }
+        Ok(score)
+    }
+}
+
+fn make_note(onset: u32, end: u32, key: u8, vel: u8) -> Note {
+    Note {
+        onset,
+        duration: end.saturating_sub(onset),
+        pitch: Pitch::saturating(i32::from(key)),
+        velocity: Velocity::saturating(i32::from(vel)),
+    }
+}
+
+/// Sorts events by tick (stable, so file order breaks ties) and keeps the
+/// last of several at one tick: the one a sequencer would end up applying.
+fn dedup_by_tick<T: Copy>(items: &mut Vec<T>, tick: impl Fn(&T) -> u32) {
+    items.sort_by_key(&tick);
+    let mut out: Vec<T> = Vec::with_capacity(items.len());
+    for it in items.drain(..) {
+        match out.last_mut() {
+            Some(last) if tick(last) == tick(&it) => *last = it,
+            _ => out.push(it),
+        }
+    }
+    *items = out;
+}

@@ -1,0 +1,232 @@
+//! Corpus ingest: a folder of MIDI files → tokenized songs, in parallel,
+//! leniently (a bad file is reported and skipped, unless strict).
+
+use std::path::{Path, PathBuf};
+
+use lofi_score::Score;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::cache::Cache;
+use crate::config::TokenizerConfig;
+use crate::error::TokensError;
+use crate::split::{assign, Split};
+use crate::vocab::Token;
+use crate::Tokenizer;
+
+/// How to ingest.
+#[derive(Clone, Debug)]
+pub struct IngestOptions {
+    pub tokenizer: TokenizerConfig,
+    /// Fail on the first unreadable file instead of skipping it.
+    pub strict: bool,
+    /// Seed of the train/validation split.
+    pub seed: u64,
+    /// Share of songs held out for validation.
+    pub val_fraction: f64,
+}
+
+/// One tokenized song.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Song {
+    /// Path relative to the ingested folder, with `/` separators.
+    pub file: String,
+    pub split: Split,
+    /// Notes in the file (all parts, drums included).
+    pub notes: u32,
+    /// Rest and span steps of [`Score::rest_steps`], for corpus rest ratios.
+    pub rest_steps: u64,
+    pub span_steps: u64,
+    pub tokens: Vec<Token>,
+}
+
+/// A file that was not ingested, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub file: String,
+    pub reason: String,
+}
+
+/// The result of an ingest: the cache to write and the files left out.
+#[derive(Debug)]
+pub struct Corpus {
+    pub cache: Cache,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Every `.mid`/`.midi` file (any case) under `dir`, sorted by path.
+pub fn find_midi_files(dir: &Path) -> Result<Vec<PathBuf>, TokensError> {
+    if !dir.is_dir() {
+        return Err(TokensError::NotADir(dir.to_path_buf()));
+    }
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(walkdir::DirEntry::into_path)
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("mid") || e.eq_ignore_ascii_case("midi"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Reads and tokenizes one file.
+fn ingest_file(tokenizer: &dyn Tokenizer, path: &Path) -> Result<(u32, u64, u64, Vec<Token>), String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let score = Score::from_midi_bytes(&bytes).map_err(|e| e.to_string())?;
+    let notes = score.note_count();
+    if notes == 0 {
+        return Err("contains no notes".to_string());
+    }
+    let (rest, span) = score.rest_steps();
+    let tokens = tokenizer.encode(&score).map_err(|e| e.to_string())?;
+    Ok((u32::try_from(notes).unwrap_or(u32::MAX), rest, span, tokens))
+}
+
+/// Ingests every MIDI file under `dir`, calling `on_file` once per file
+/// finished (from worker threads) so a caller can show progress.
+pub fn ingest(dir: &Path, options: &IngestOptions, on_file: &(dyn Fn() + Sync)) -> Result<Corpus, TokensError> {
+    let files = find_midi_files(dir)?;
+    if files.is_empty() {
+        return Err(TokensError::NoMidi(dir.to_path_buf()));
+    }
+    let tokenizer = options.tokenizer.build()?;
+    let relative = |p: &Path| -> String {
+        let rel = p.strip_prefix(dir).unwrap_or(p);
+        rel.components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let results: Vec<(String, Result<(u32, u64, u64, Vec<Token>), String>)> = files
+        .par_iter()
+        .map(|path| {
+            let out = (relative(path), ingest_file(tokenizer.as_ref(), path));
+            on_file();
+            out
+        })
+        .collect();
+
+    let mut ok = Vec::with_capacity(results.len());
+    let mut skipped = Vec::new();
+    for (file, result) in results {
+        match result {
+            Ok(song) => ok.push((file, song)),
+            Err(reason) if options.strict => return Err(TokensError::Strict { file, reason }),
+            Err(reason) => skipped.push(Skipped { file, reason }),
+        }
+    }
+    let names: Vec<&str> = ok.iter().map(|(f, _)| f.as_str()).collect();
+    let sides = assign(options.seed, &names, options.val_fraction);
+    let songs = ok
+        .into_iter()
+        .zip(sides)
+        .map(|((file, (notes, rest_steps, span_steps, tokens)), split)| Song {
+            file,
+            split,
+            notes,
+            rest_steps,
+            span_steps,
+            tokens,
+        })
+        .collect();
+    Ok(Corpus {
+        cache: Cache {
+            tokenizer: options.tokenizer.clone(),
+            seed: options.seed,
+            val_fraction: options.val_fraction,
+            songs,
+        },
+        skipped,
+    })
+}
+
+/// A token and how often it occurs.
+#[derive(Clone, Debug, Serialize)]
+pub struct TokenCount {
+    pub token: Token,
+    pub name: String,
+    pub count: u64,
+    pub share: f64,
+}
+
+/// What `lofi ingest` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct IngestSummary {
+    pub files_ok: usize,
+    pub files_skipped: usize,
+    pub skipped: Vec<Skipped>,
+    pub notes: u64,
+    pub tokens: u64,
+    pub vocab_size: usize,
+    /// Corpus rest ratio: rest steps over span steps summed over songs
+    /// (see [`Score::rest_ratio`]), so long songs weigh more.
+    pub rest_ratio: f64,
+    /// Share of rest tokens among all tokens (0 for schemes without them).
+    pub rest_token_share: f64,
+    pub train_songs: usize,
+    pub validation_songs: usize,
+    pub train_tokens: u64,
+    pub validation_tokens: u64,
+    pub tokenizer: TokenizerConfig,
+    pub top_tokens: Vec<TokenCount>,
+}
+
+impl Corpus {
+    /// Figures about the corpus; `tokenizer` must be the one it was made with.
+    pub fn summary(&self, tokenizer: &dyn Tokenizer, top: usize) -> IngestSummary {
+        let songs = &self.cache.songs;
+        let vocab = tokenizer.vocab();
+        let mut counts = vec![0u64; vocab.len()];
+        for s in songs {
+            for &t in &s.tokens {
+                if let Some(c) = counts.get_mut(usize::from(t)) {
+                    *c += 1;
+                }
+            }
+        }
+        let tokens: u64 = counts.iter().sum();
+        let rest_tokens: u64 = counts
+            .iter()
+            .enumerate()
+            .filter(|(t, _)| Token::try_from(*t).is_ok_and(|t| tokenizer.is_rest(t)))
+            .map(|(_, c)| c)
+            .sum();
+        let (rest, span) = songs
+            .iter()
+            .fold((0u64, 0u64), |(r, s), song| (r + song.rest_steps, s + song.span_steps));
+        let mut order: Vec<usize> = (0..counts.len()).filter(|&t| counts[t] > 0).collect();
+        order.sort_by_key(|&t| (std::cmp::Reverse(counts[t]), t));
+        let share = |n: u64| if tokens == 0 { 0.0 } else { n as f64 / tokens as f64 };
+        let side = |want: Split| songs.iter().filter(move |s| s.split == want);
+        IngestSummary {
+            files_ok: songs.len(),
+            files_skipped: self.skipped.len(),
+            skipped: self.skipped.clone(),
+            notes: songs.iter().map(|s| u64::from(s.notes)).sum(),
+            tokens,
+            vocab_size: vocab.len(),
+            rest_ratio: if span == 0 { 0.0 } else { rest as f64 / span as f64 },
+            rest_token_share: share(rest_tokens),
+            train_songs: side(Split::Train).count(),
+            validation_songs: side(Split::Validation).count(),
+            train_tokens: side(Split::Train).map(|s| s.tokens.len() as u64).sum(),
+            validation_tokens: side(Split::Validation).map(|s| s.tokens.len() as u64).sum(),
+            tokenizer: self.cache.tokenizer.clone(),
+            top_tokens: order
+                .into_iter()
+                .take(top)
+                .map(|t| TokenCount {
+                    token: t as Token,
+                    name: vocab.name(t as Token).unwrap_or("?").to_string(),
+                    count: counts[t],
+                    share: share(counts[t]),
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Train/validation split by song, from a seed.
+//!
+//! A song's side is a pure function of (seed, its path), not of the order
+//! files were found in, so adding a song to a corpus never moves another
+//! song across the split, and windows of one song never land on both sides.
+
+use serde::{Deserialize, Serialize};
+
+/// Which side of the split a song is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Train,
+    Validation,
+}
+
+/// A 64-bit hash that never changes between runs, platforms or Rust
+/// versions (FNV-1a, then SplitMix64's finaliser to spread the bits).
+pub(crate) fn stable_hash(seed: u64, bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in seed.to_le_bytes().iter().chain(bytes) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// The side of one song: validation with probability `val_fraction`.
+pub fn split_of(seed: u64, song: &str, val_fraction: f64) -> Split {
+    let u = (stable_hash(seed, song.as_bytes()) >> 11) as f64 / (1u64 << 53) as f64;
+    if u < val_fraction {
+        Split::Validation
+    } else {
+        Split::Train
+    }
+}
+
+/// Sides for a whole corpus: [`split_of`] per song, then, when there are at
+/// least two songs and a non-zero fraction, at least one song on each side
+/// (the song whose hash is nearest the boundary moves), so tiny corpora
+/// still validate.
+pub(crate) fn assign(seed: u64, songs: &[&str], val_fraction: f64) -> Vec<Split> {
+    let mut sides: Vec<Split> = songs.iter().map(|s| split_of(seed, s, val_fraction)).collect();
+    if songs.len() >= 2 && val_fraction > 0.0 {
+        let key = |i: usize| stable_hash(seed, songs[i].as_bytes());
+        for want in [Split::Validation, Split::Train] {
+            if !sides.contains(&want) {
+                let pick = if want == Split::Validation {
+                    (0..songs.len()).min_by_key(|&i| key(i))
+                } else {
+                    (0..songs.len()).max_by_key(|&i| key(i))
+                };
+                if let Some(i) = pick {
+                    sides[i] = want;
+                }
+            }
+        }
+    }
+    sides
+}
