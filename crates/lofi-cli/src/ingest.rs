@@ -33,7 +33,10 @@ fn plan(a: IngestArgs) -> anyhow::Result<Plan> {
         PathBuf::from(format!("{name}.{}.lofitok", a.tokenizer))
     });
     if out.is_dir() {
-        bail!("--out {} is a folder; give a file path for the cache", out.display());
+        bail!(
+            "--out {} is a folder; give a file path for the cache",
+            out.display()
+        );
     }
     Ok(Plan {
         dir: a.dir,
@@ -101,7 +104,10 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
     );
     println!("  tokenizer          {}", summary.tokenizer.describe());
     println!("  vocabulary         {} tokens", summary.vocab_size);
-    println!("  rest ratio         {:.3} of 16th steps silent", summary.rest_ratio);
+    println!(
+        "  rest ratio         {:.3} of 16th steps silent",
+        summary.rest_ratio
+    );
     println!("  rest token share   {:.3}", summary.rest_token_share);
     println!("  most frequent tokens:");
     for t in &summary.top_tokens {

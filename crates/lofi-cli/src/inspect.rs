@@ -73,7 +73,12 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             if p.is_drum { ", drums" } else { "" }
         );
     }
-    println!("  {} {} tokens; first {}:", tokens.len(), tokenizer.config().scheme(), names.len());
+    println!(
+        "  {} {} tokens; first {}:",
+        tokens.len(),
+        tokenizer.config().scheme(),
+        names.len()
+    );
     println!("  {}", names.join(" "));
     Ok(())
 }

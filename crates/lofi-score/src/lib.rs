@@ -17,8 +17,8 @@ mod rest;
 mod score;
 
 pub use error::ScoreError;
-pub use primitive::{Pitch, Program, Velocity};
-pub use rest::{quantize_ticks, STEPS_PER_BEAT_16TH};
 pub use midi_read::MAX_BEATS;
 pub use midi_write::write_atomic;
+pub use primitive::{Pitch, Program, Velocity};
+pub use rest::{quantize_ticks, STEPS_PER_BEAT_16TH};
 pub use score::{Note, Part, Score, TempoChange, TempoMap, TimeSignature};

@@ -55,11 +55,12 @@ impl Score {
             let mut program = [0u8; 16];
             // Parts of this track, keyed by (channel, program).
             let mut parts: Vec<(u8, u8, Vec<Note>)> = Vec::new();
-            let close = |parts: &mut Vec<(u8, u8, Vec<Note>)>, ch: u8, prog: u8, note: Note| {
-                match parts.iter_mut().find(|p| p.0 == ch && p.1 == prog) {
-                    Some(p) => p.2.push(note),
-                    None => parts.push((ch, prog, vec![note])),
-                }
+            let close = |parts: &mut Vec<(u8, u8, Vec<Note>)>, ch: u8, prog: u8, note: Note| match parts
+                .iter_mut()
+                .find(|p| p.0 == ch && p.1 == prog)
+            {
+                Some(p) => p.2.push(note),
+                None => parts.push((ch, prog, vec![note])),
             };
             for event in track {
                 tick += u64::from(event.delta.as_int());
@@ -101,15 +102,15 @@ impl Score {
                             micros_per_beat: t.as_int().max(1),
                         });
                     }
-                    TrackEventKind::Meta(MetaMessage::TimeSignature(num, pow, _, _)) => {
-                        // 2^7 and beyond cannot be a real note value.
-                        if pow < 7 && num > 0 {
-                            score.time_signatures.push(TimeSignature {
-                                tick: now,
-                                numerator: num,
-                                denominator: 1 << pow,
-                            });
-                        }
+                    // A denominator of 2^7 or more cannot be a real note value.
+                    TrackEventKind::Meta(MetaMessage::TimeSignature(num, pow, _, _))
+                        if pow < 7 && num > 0 =>
+                    {
+                        score.time_signatures.push(TimeSignature {
+                            tick: now,
+                            numerator: num,
+                            denominator: 1 << pow,
+                        });
                     }
                     _ => {}
                 }

@@ -36,7 +36,11 @@ impl Score {
         let mut conductor: Vec<(u32, Order, TrackEventKind)> = Vec::new();
         for t in &self.tempos {
             let tempo = u24::try_from(t.micros_per_beat.min(0xFF_FFFF)).unwrap_or(u24::max_value());
-            conductor.push((t.tick, Order::Off, TrackEventKind::Meta(MetaMessage::Tempo(tempo))));
+            conductor.push((
+                t.tick,
+                Order::Off,
+                TrackEventKind::Meta(MetaMessage::Tempo(tempo)),
+            ));
         }
         for ts in &self.time_signatures {
             let pow = ts.denominator.max(1).trailing_zeros() as u8;
@@ -73,7 +77,11 @@ impl Score {
                         message: MidiMessage::NoteOn { key, vel },
                     },
                 ));
-                let order = if n.duration == 0 { Order::ZeroOff } else { Order::Off };
+                let order = if n.duration == 0 {
+                    Order::ZeroOff
+                } else {
+                    Order::Off
+                };
                 events.push((
                     n.end(),
                     order,
@@ -89,7 +97,8 @@ impl Score {
         let mut smf = Smf::new(Header::new(Format::Parallel, Timing::Metrical(tpb)));
         smf.tracks = tracks;
         let mut out = Vec::new();
-        smf.write_std(&mut out).map_err(|e| ScoreError::Write(e.to_string()))?;
+        smf.write_std(&mut out)
+            .map_err(|e| ScoreError::Write(e.to_string()))?;
         Ok(out)
     }
 
@@ -104,7 +113,10 @@ impl Score {
 /// place, so a reader never sees a half-written file, even after a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let file_name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
@@ -162,13 +174,16 @@ fn assign_channels(score: &Score) -> Vec<u8> {
         .collect()
 }
 
-fn to_deltas<'a>(mut events: Vec<(u32, Order, TrackEventKind<'a>)>) -> Result<Vec<TrackEvent<'a>>, ScoreError> {
+fn to_deltas<'a>(
+    mut events: Vec<(u32, Order, TrackEventKind<'a>)>,
+) -> Result<Vec<TrackEvent<'a>>, ScoreError> {
     events.sort_by_key(|e| (e.0, e.1));
     let mut last = 0u32;
     let mut out = Vec::with_capacity(events.len() + 1);
     for (tick, _, kind) in events {
-        let delta = u28::try_from(tick - last)
-            .ok_or_else(|| ScoreError::Write(format!("gap of {} ticks exceeds MIDI's delta limit", tick - last)))?;
+        let delta = u28::try_from(tick - last).ok_or_else(|| {
+            ScoreError::Write(format!("gap of {} ticks exceeds MIDI's delta limit", tick - last))
+        })?;
         out.push(TrackEvent { delta, kind });
         last = tick;
     }

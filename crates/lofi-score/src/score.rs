@@ -188,7 +188,9 @@ impl Score {
 
     /// Every note with the part it belongs to.
     pub fn notes(&self) -> impl Iterator<Item = (&Part, &Note)> {
-        self.parts.iter().flat_map(|p| p.notes.iter().map(move |n| (p, n)))
+        self.parts
+            .iter()
+            .flat_map(|p| p.notes.iter().map(move |n| (p, n)))
     }
 
     /// The tempo map of this score.

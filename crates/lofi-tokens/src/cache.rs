@@ -141,7 +141,11 @@ impl Cache {
             return Err(corrupt("missing end marker"));
         }
         let body = &bytes[..bytes.len() - 12];
-        let sum = u64::from_le_bytes(bytes[bytes.len() - 8..].try_into().map_err(|_| corrupt("checksum"))?);
+        let sum = u64::from_le_bytes(
+            bytes[bytes.len() - 8..]
+                .try_into()
+                .map_err(|_| corrupt("checksum"))?,
+        );
         if stable_hash(0, body) != sum {
             return Err(corrupt("checksum mismatch"));
         }
@@ -186,7 +190,10 @@ impl Cache {
                 let span_steps = r.u64()?;
                 let n = r.u32()? as usize;
                 let raw = r.take(n.checked_mul(2)?)?;
-                let tokens: Vec<Token> = raw.chunks_exact(2).map(|c| Token::from_le_bytes([c[0], c[1]])).collect();
+                let tokens: Vec<Token> = raw
+                    .chunks_exact(2)
+                    .map(|c| Token::from_le_bytes([c[0], c[1]]))
+                    .collect();
                 Some(Song {
                     file,
                     split,

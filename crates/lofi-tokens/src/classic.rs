@@ -12,14 +12,17 @@ use std::ops::Range;
 
 use lofi_score::{Note, Part, Pitch, Program, Score};
 
-use crate::config::{check_range, check_steps_per_beat, ClassicConfig, TokenizerConfig, DECODE_TICKS_PER_BEAT};
+use crate::config::{
+    check_range, check_steps_per_beat, ClassicConfig, TokenizerConfig, DECODE_TICKS_PER_BEAT,
+};
 use crate::error::TokensError;
 use crate::vocab::{offset, Token, Vocab};
 use crate::Tokenizer;
 
 const PITCH_CLASS_NAMES: [&str; 12] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"];
 
-/// Octave the pitch classes of a decoded chord are placed in (C4 = 60).
+/// Octave the pitch classes of a decoded chord are placed in (C4 = 60);
+/// a chord of one pitch class decodes as that class doubled an octave up.
 const CHORD_BASE: u8 = 60;
 
 /// The classic tokenizer; build it with [`TokenizerConfig::build`].
@@ -145,6 +148,11 @@ impl Tokenizer for Classic {
                 let mask = m + 1;
                 for pc in (0..12u8).filter(|b| mask & (1 << b) != 0) {
                     push(&mut part, step, CHORD_BASE + pc);
+                }
+                // A one-class "chord" was an octave doubling; keep it one,
+                // so it encodes back to the same token.
+                if mask.is_power_of_two() {
+                    push(&mut part, step, CHORD_BASE + 12 + mask.trailing_zeros() as u8);
                 }
                 step += 1;
             } else if t == self.rest {

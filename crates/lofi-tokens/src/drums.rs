@@ -37,7 +37,7 @@ pub const CLASS_PITCH: [u8; 9] = [36, 38, 42, 46, 43, 47, 50, 49, 51];
 pub fn drum_class(pitch: u8) -> Option<usize> {
     Some(match pitch {
         35 | 36 => 0,
-        37 | 38 | 39 | 40 => 1,
+        37..=40 => 1,
         22 | 42 | 44 => 2,
         26 | 46 => 3,
         41 | 43 | 58 => 4,
@@ -115,7 +115,10 @@ impl Tokenizer for Drums {
         let bars = self.grid.bars(score, last_step);
         let mut out = Vec::with_capacity(events.len() * 2 + bars.len() * 2);
         self.grid.encode(&bars, &events, &mut out, |&(class, bin), out| {
-            out.extend([self.hit.start + class as Token, self.velocity.start + bin.0 as Token]);
+            out.extend([
+                self.hit.start + class as Token,
+                self.velocity.start + bin.0 as Token,
+            ]);
         });
         Ok(out)
     }

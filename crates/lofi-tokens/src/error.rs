@@ -31,7 +31,11 @@ pub enum TokensError {
     #[error("{path}: not a lofi token cache (run `lofi ingest` to make one)")]
     NotACache { path: PathBuf },
     #[error("{path}: token cache format {found} is not supported (this lofi reads format {supported}); run `lofi ingest` again")]
-    CacheVersion { path: PathBuf, found: u32, supported: u32 },
+    CacheVersion {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
     #[error("{path}: token cache is truncated or corrupt ({detail}); run `lofi ingest` again")]
     CacheCorrupt { path: PathBuf, detail: String },
     #[error("{path}: token cache was made with tokenizer {found}, but {expected} is needed; run `lofi ingest` with that tokenizer")]

@@ -62,7 +62,9 @@ impl GridIds {
                 let len = (u64::from(m.numerator) * 4 * u64::from(self.steps_per_beat) * 2
                     + u64::from(m.denominator))
                     / (2 * u64::from(m.denominator));
-                let len = u32::try_from(len).unwrap_or(u32::MAX).clamp(1, self.max_bar_steps);
+                let len = u32::try_from(len)
+                    .unwrap_or(u32::MAX)
+                    .clamp(1, self.max_bar_steps);
                 (self.step_of(score, m.tick), len)
             })
             .collect();

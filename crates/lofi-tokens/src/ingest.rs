@@ -74,8 +74,8 @@ pub fn find_midi_files(dir: &Path) -> Result<Vec<PathBuf>, TokensError> {
     Ok(files)
 }
 
-/// Reads and tokenizes one file.
-fn ingest_file(tokenizer: &dyn Tokenizer, path: &Path) -> Result<(u32, u64, u64, Vec<Token>), String> {
+/// Reads and tokenizes one file (its split is assigned later, corpus-wide).
+fn ingest_file(tokenizer: &dyn Tokenizer, path: &Path, file: String) -> Result<Song, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let score = Score::from_midi_bytes(&bytes).map_err(|e| e.to_string())?;
     let notes = score.note_count();
@@ -84,12 +84,23 @@ fn ingest_file(tokenizer: &dyn Tokenizer, path: &Path) -> Result<(u32, u64, u64,
     }
     let (rest, span) = score.rest_steps();
     let tokens = tokenizer.encode(&score).map_err(|e| e.to_string())?;
-    Ok((u32::try_from(notes).unwrap_or(u32::MAX), rest, span, tokens))
+    Ok(Song {
+        file,
+        split: Split::Train,
+        notes: u32::try_from(notes).unwrap_or(u32::MAX),
+        rest_steps: rest,
+        span_steps: span,
+        tokens,
+    })
 }
 
 /// Ingests every MIDI file under `dir`, calling `on_file` once per file
 /// finished (from worker threads) so a caller can show progress.
-pub fn ingest(dir: &Path, options: &IngestOptions, on_file: &(dyn Fn() + Sync)) -> Result<Corpus, TokensError> {
+pub fn ingest(
+    dir: &Path,
+    options: &IngestOptions,
+    on_file: &(dyn Fn() + Sync),
+) -> Result<Corpus, TokensError> {
     let files = find_midi_files(dir)?;
     if files.is_empty() {
         return Err(TokensError::NoMidi(dir.to_path_buf()));
@@ -102,38 +113,30 @@ pub fn ingest(dir: &Path, options: &IngestOptions, on_file: &(dyn Fn() + Sync)) 
             .collect::<Vec<_>>()
             .join("/")
     };
-    let results: Vec<(String, Result<(u32, u64, u64, Vec<Token>), String>)> = files
+    let results: Vec<(String, Result<Song, String>)> = files
         .par_iter()
         .map(|path| {
-            let out = (relative(path), ingest_file(tokenizer.as_ref(), path));
+            let file = relative(path);
+            let song = ingest_file(tokenizer.as_ref(), path, file.clone());
             on_file();
-            out
+            (file, song)
         })
         .collect();
 
-    let mut ok = Vec::with_capacity(results.len());
+    let mut songs = Vec::with_capacity(results.len());
     let mut skipped = Vec::new();
     for (file, result) in results {
         match result {
-            Ok(song) => ok.push((file, song)),
+            Ok(song) => songs.push(song),
             Err(reason) if options.strict => return Err(TokensError::Strict { file, reason }),
             Err(reason) => skipped.push(Skipped { file, reason }),
         }
     }
-    let names: Vec<&str> = ok.iter().map(|(f, _)| f.as_str()).collect();
+    let names: Vec<&str> = songs.iter().map(|s: &Song| s.file.as_str()).collect();
     let sides = assign(options.seed, &names, options.val_fraction);
-    let songs = ok
-        .into_iter()
-        .zip(sides)
-        .map(|((file, (notes, rest_steps, span_steps, tokens)), split)| Song {
-            file,
-            split,
-            notes,
-            rest_steps,
-            span_steps,
-            tokens,
-        })
-        .collect();
+    for (song, side) in songs.iter_mut().zip(sides) {
+        song.split = side;
+    }
     Ok(Corpus {
         cache: Cache {
             tokenizer: options.tokenizer.clone(),
@@ -196,12 +199,18 @@ impl Corpus {
             .filter(|(t, _)| Token::try_from(*t).is_ok_and(|t| tokenizer.is_rest(t)))
             .map(|(_, c)| c)
             .sum();
-        let (rest, span) = songs
-            .iter()
-            .fold((0u64, 0u64), |(r, s), song| (r + song.rest_steps, s + song.span_steps));
+        let (rest, span) = songs.iter().fold((0u64, 0u64), |(r, s), song| {
+            (r + song.rest_steps, s + song.span_steps)
+        });
         let mut order: Vec<usize> = (0..counts.len()).filter(|&t| counts[t] > 0).collect();
         order.sort_by_key(|&t| (std::cmp::Reverse(counts[t]), t));
-        let share = |n: u64| if tokens == 0 { 0.0 } else { n as f64 / tokens as f64 };
+        let share = |n: u64| {
+            if tokens == 0 {
+                0.0
+            } else {
+                n as f64 / tokens as f64
+            }
+        };
         let side = |want: Split| songs.iter().filter(move |s| s.split == want);
         IngestSummary {
             files_ok: songs.len(),

@@ -91,7 +91,11 @@ impl Tokenizer for Remi {
                 let event = Event {
                     drum: part.is_drum,
                     pitch: n.pitch.value(),
-                    duration: if part.is_drum { 0 } else { self.quantized_duration(score, n) },
+                    duration: if part.is_drum {
+                        0
+                    } else {
+                        self.quantized_duration(score, n)
+                    },
                     velocity: velocity_bin(n.velocity.value(), self.cfg.velocity_bins),
                 };
                 (self.grid.step_of(score, n.onset), event)
@@ -147,7 +151,8 @@ impl Tokenizer for Remi {
             } else if let Some(b) = offset(&self.velocity, t) {
                 if let Some((is_drum, i)) = last {
                     let part = if is_drum { &mut drums } else { &mut keys };
-                    part.notes[i].velocity = Velocity::saturating(i32::from(bin_velocity(b, self.cfg.velocity_bins)));
+                    part.notes[i].velocity =
+                        Velocity::saturating(i32::from(bin_velocity(b, self.cfg.velocity_bins)));
                 }
             } else if let Some(d) = offset(&self.duration, t) {
                 if let Some((false, i)) = last {

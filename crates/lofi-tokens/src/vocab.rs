@@ -33,7 +33,8 @@ impl Vocab {
     /// Appends `count` tokens named `{prefix}_{first + i}` and returns their ids.
     pub(crate) fn range(&mut self, prefix: &str, first: u32, count: u32) -> Range<Token> {
         let start = self.names.len();
-        self.names.extend((0..count).map(|i| format!("{prefix}_{}", first + i)));
+        self.names
+            .extend((0..count).map(|i| format!("{prefix}_{}", first + i)));
         Self::ids(start, self.names.len())
     }
 

@@ -1,0 +1,219 @@
+//! The `lofi` binary as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use lofi_score::{Note, Part, Pitch, Program, Score, TempoChange, Velocity};
+
+fn lofi(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lofi"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn note(onset: u32, duration: u32, pitch: u8, velocity: u8) -> Note {
+    Note {
+        onset,
+        duration,
+        pitch: Pitch::saturating(i32::from(pitch)),
+        velocity: Velocity::saturating(i32::from(velocity)),
+    }
+}
+
+/// The fixtures under testdata/midi, made here so anyone can see (and
+/// regenerate, with LOFI_BLESS=1) what they hold: an eight-bar lofi chord
+/// loop with a melody at 78 BPM, and a four-bar boom-bap drum groove.
+fn fixtures() -> Vec<(&'static str, Score)> {
+    let mut keys = Score::new(480);
+    keys.tempos = vec![TempoChange {
+        tick: 0,
+        micros_per_beat: 769_231,
+    }];
+    let mut chords = Part::new("Rhodes chords", Program::saturating(4), false);
+    let mut melody = Part::new("Melody", Program::saturating(4), false);
+    melody.channel = 1;
+    let voicings: [&[u8]; 4] = [
+        &[48, 55, 59, 62, 64],
+        &[45, 52, 55, 59, 60],
+        &[50, 57, 60, 64, 65],
+        &[43, 53, 57, 59, 64],
+    ];
+    let tune: [(u32, u32, u8); 5] = [(0, 2, 76), (3, 1, 74), (4, 2, 72), (6, 1, 71), (7, 1, 67)];
+    for bar in 0..8u32 {
+        let start = bar * 1920;
+        for &p in voicings[(bar % 4) as usize] {
+            chords.notes.push(note(start, 1800, p, 62));
+        }
+        for &(eighth, len, p) in &tune {
+            let p = if bar % 2 == 1 { p - 2 } else { p };
+            melody
+                .notes
+                .push(note(start + eighth * 240, len * 240 - 20, p, 84));
+        }
+    }
+    chords.sort();
+    melody.sort();
+    keys.parts = vec![chords, melody];
+
+    let mut groove = Score::new(480);
+    groove.tempos = keys.tempos.clone();
+    let mut drums = Part::new("Drums", Program::saturating(0), true);
+    for bar in 0..4u32 {
+        let start = bar * 1920;
+        for (eighth, pitch, vel) in [(0, 36, 110), (3, 36, 80), (5, 36, 95), (2, 38, 105), (6, 38, 105)] {
+            drums.notes.push(note(start + eighth * 240, 120, pitch, vel));
+        }
+        for eighth in 0..8 {
+            drums.notes.push(note(
+                start + eighth * 240,
+                60,
+                42,
+                if eighth % 2 == 0 { 70 } else { 45 },
+            ));
+        }
+    }
+    drums.sort();
+    groove.parts = vec![drums];
+    vec![("chord-loop.mid", keys), ("drum-groove.mid", groove)]
+}
+
+#[test]
+fn testdata_fixtures_are_the_ones_made_here() {
+    let dir = repo().join("testdata/midi");
+    for (name, score) in fixtures() {
+        let bytes = score.to_midi_bytes().unwrap();
+        let path = dir.join(name);
+        if std::env::var_os("LOFI_BLESS").is_some() {
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        assert_eq!(
+            std::fs::read(&path).expect("fixture exists"),
+            bytes,
+            "{name}: run with LOFI_BLESS=1"
+        );
+    }
+}
+
+#[test]
+fn version_and_help_speak_to_a_newcomer() {
+    let v = lofi(&["--version"]);
+    assert!(v.status.success());
+    assert!(String::from_utf8_lossy(&v.stdout).starts_with("lofi "));
+    let h = lofi(&["--help"]);
+    let text = String::from_utf8_lossy(&h.stdout);
+    assert!(text.contains("ingest") && text.contains("inspect"), "{text}");
+}
+
+#[test]
+fn ingest_json_has_the_promised_keys() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let cache = out_dir.path().join("fixtures.lofitok");
+    for scheme in ["remi", "classic", "classic-merged", "drums"] {
+        let o = lofi(&[
+            "ingest",
+            repo().join("testdata/midi").to_str().unwrap(),
+            "--tokenizer",
+            scheme,
+            "--json",
+            "--out",
+            cache.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object on stdout");
+        for key in [
+            "files_ok",
+            "files_skipped",
+            "skipped",
+            "notes",
+            "tokens",
+            "vocab_size",
+            "rest_ratio",
+            "rest_token_share",
+        ] {
+            assert!(v.get(key).is_some(), "{scheme}: missing {key}");
+        }
+        assert_eq!(v["files_ok"], 2, "{scheme}: the drum-only file is ok too");
+        assert_eq!(v["notes"], 8 * 10 + 4 * 13);
+        let share = v["rest_token_share"].as_f64().unwrap();
+        assert_eq!(share > 0.0, scheme.starts_with("classic"), "{scheme}: {share}");
+        assert!(cache.exists());
+    }
+}
+
+#[test]
+fn corrupt_file_is_skipped_unless_strict_and_never_leaves_a_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    std::fs::copy(
+        repo().join("testdata/midi/chord-loop.mid"),
+        corpus.join("good.mid"),
+    )
+    .unwrap();
+    std::fs::write(corpus.join("bad.mid"), b"MThd\0\0\0\x06\0\x01").unwrap();
+    let cache = dir.path().join("c.lofitok");
+    let args = |strict: bool| {
+        let mut a = vec![
+            "ingest",
+            corpus.to_str().unwrap(),
+            "--out",
+            cache.to_str().unwrap(),
+            "--json",
+        ];
+        if strict {
+            a.push("--strict");
+        }
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let strict = Command::new(env!("CARGO_BIN_EXE_lofi"))
+        .args(args(true))
+        .output()
+        .unwrap();
+    assert!(!strict.status.success());
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("bad.mid"));
+    assert!(!cache.exists(), "no cache after a failed run");
+
+    let lenient = Command::new(env!("CARGO_BIN_EXE_lofi"))
+        .args(args(false))
+        .output()
+        .unwrap();
+    assert!(lenient.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&lenient.stdout).unwrap();
+    assert_eq!(v["files_skipped"], 1);
+    assert_eq!(v["skipped"][0]["file"], "bad.mid");
+    assert!(cache.exists());
+    let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(leftovers, 2, "only the corpus folder and the cache");
+}
+
+#[test]
+fn empty_folder_and_bad_options_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = lofi(&["ingest", dir.path().to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no MIDI files"));
+    let o = lofi(&["ingest", dir.path().to_str().unwrap(), "--tokenizer", "abc"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("classic, classic-merged, remi or drums"));
+    let o = lofi(&["inspect", dir.path().join("nope.mid").to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nope.mid"));
+}
+
+#[test]
+fn inspect_shows_parts_and_tokens() {
+    let o = lofi(&[
+        "inspect",
+        repo().join("testdata/midi/chord-loop.mid").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["notes"], 80);
+    assert!((v["bpm"].as_f64().unwrap() - 78.0).abs() < 0.01);
+    assert_eq!(v["parts"][0]["name"], "Rhodes chords");
+}
