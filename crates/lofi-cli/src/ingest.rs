@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lofi_tokens::{find_midi_files, IngestOptions, TokenizerConfig};
+use lofi_tokens::{find_midi_files, ingest_files, IngestOptions, TokenizerConfig};
 
 use crate::args::IngestArgs;
 
@@ -55,15 +55,15 @@ fn plan(a: IngestArgs) -> anyhow::Result<Plan> {
 pub fn run(args: IngestArgs) -> anyhow::Result<()> {
     let plan = plan(args)?;
     let start = Instant::now();
-    let total = find_midi_files(&plan.dir)?.len();
-    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    let files = find_midi_files(&plan.dir)?;
+    let bar = ProgressBar::with_draw_target(Some(files.len() as u64), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} files {per_sec} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
     bar.set_prefix("ingest");
-    let corpus = lofi_tokens::ingest(&plan.dir, &plan.options, &|| bar.inc(1))
+    let corpus = ingest_files(&plan.dir, &files, &plan.options, &|| bar.inc(1))
         .with_context(|| format!("ingesting {}", plan.dir.display()))?;
     bar.finish_and_clear();
     if corpus.cache.songs.is_empty() {
@@ -114,5 +114,11 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
         println!("    {:<16} {:>10} {:>6.2}%", t.name, t.count, t.share * 100.0);
     }
     println!("  cache              {}", plan.out.display());
+    if summary.tokens == 0 {
+        println!(
+            "note: the {} scheme encodes none of these parts (classic has no drum tokens, drums no pitched ones)",
+            summary.tokenizer.scheme()
+        );
+    }
     Ok(())
 }

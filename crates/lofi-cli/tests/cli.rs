@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use lofi_score::{Note, Part, Pitch, Program, Score, TempoChange, Velocity};
+use lofi_score::{Note, Part, Program, Score, TempoChange};
 
 fn lofi(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lofi"))
@@ -14,15 +14,6 @@ fn lofi(args: &[&str]) -> Output {
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn note(onset: u32, duration: u32, pitch: u8, velocity: u8) -> Note {
-    Note {
-        onset,
-        duration,
-        pitch: Pitch::saturating(i32::from(pitch)),
-        velocity: Velocity::saturating(i32::from(velocity)),
-    }
 }
 
 /// The fixtures under testdata/midi, made here so anyone can see (and
@@ -47,13 +38,13 @@ fn fixtures() -> Vec<(&'static str, Score)> {
     for bar in 0..8u32 {
         let start = bar * 1920;
         for &p in voicings[(bar % 4) as usize] {
-            chords.notes.push(note(start, 1800, p, 62));
+            chords.notes.push(Note::new(start, 1800, p, 62));
         }
         for &(eighth, len, p) in &tune {
             let p = if bar % 2 == 1 { p - 2 } else { p };
             melody
                 .notes
-                .push(note(start + eighth * 240, len * 240 - 20, p, 84));
+                .push(Note::new(start + eighth * 240, len * 240 - 20, p, 84));
         }
     }
     chords.sort();
@@ -66,10 +57,10 @@ fn fixtures() -> Vec<(&'static str, Score)> {
     for bar in 0..4u32 {
         let start = bar * 1920;
         for (eighth, pitch, vel) in [(0, 36, 110), (3, 36, 80), (5, 36, 95), (2, 38, 105), (6, 38, 105)] {
-            drums.notes.push(note(start + eighth * 240, 120, pitch, vel));
+            drums.notes.push(Note::new(start + eighth * 240, 120, pitch, vel));
         }
         for eighth in 0..8 {
-            drums.notes.push(note(
+            drums.notes.push(Note::new(
                 start + eighth * 240,
                 60,
                 42,

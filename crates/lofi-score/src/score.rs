@@ -17,6 +17,16 @@ pub struct Note {
 }
 
 impl Note {
+    /// A note from plain numbers; pitch and velocity are clamped into 0..=127.
+    pub fn new(onset: u32, duration: u32, pitch: u8, velocity: u8) -> Self {
+        Self {
+            onset,
+            duration,
+            pitch: Pitch::saturating(i32::from(pitch)),
+            velocity: Velocity::saturating(i32::from(velocity)),
+        }
+    }
+
     /// The tick at which the note is released.
     pub fn end(&self) -> u32 {
         self.onset.saturating_add(self.duration)

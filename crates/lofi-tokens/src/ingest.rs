@@ -102,6 +102,18 @@ pub fn ingest(
     on_file: &(dyn Fn() + Sync),
 ) -> Result<Corpus, TokensError> {
     let files = find_midi_files(dir)?;
+    ingest_files(dir, &files, options, on_file)
+}
+
+/// Ingests `files` (as [`find_midi_files`] lists them under `dir`; their
+/// names in the cache are relative to `dir`), for callers that listed the
+/// folder already, to size a progress bar.
+pub fn ingest_files(
+    dir: &Path,
+    files: &[PathBuf],
+    options: &IngestOptions,
+    on_file: &(dyn Fn() + Sync),
+) -> Result<Corpus, TokensError> {
     if files.is_empty() {
         return Err(TokensError::NoMidi(dir.to_path_buf()));
     }

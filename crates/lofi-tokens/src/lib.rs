@@ -25,7 +25,9 @@ pub use config::{
 };
 pub use drums::{drum_class, Drums, CLASS_PITCH, DRUM_CLASSES};
 pub use error::TokensError;
-pub use ingest::{find_midi_files, ingest, Corpus, IngestOptions, IngestSummary, Skipped, Song};
+pub use ingest::{
+    find_midi_files, ingest, ingest_files, Corpus, IngestOptions, IngestSummary, Skipped, Song,
+};
 pub use remi::Remi;
 pub use split::{split_of, Split};
 pub use vocab::{Token, Vocab, BOS, EOS, PAD};

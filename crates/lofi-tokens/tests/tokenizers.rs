@@ -3,18 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use lofi_score::{quantize_ticks, Note, Part, Pitch, Program, Score, TimeSignature, Velocity};
+use lofi_score::{quantize_ticks, Note, Part, Program, Score, TimeSignature};
 use lofi_tokens::{drum_class, ClassicConfig, Remi, RemiConfig, Token, TokenizerConfig};
 use proptest::prelude::*;
-
-fn note(onset: u32, duration: u32, pitch: u8, velocity: u8) -> Note {
-    Note {
-        onset,
-        duration,
-        pitch: Pitch::saturating(i32::from(pitch)),
-        velocity: Velocity::saturating(i32::from(velocity)),
-    }
-}
 
 /// Four bars of a ii-V-I with a melody and a drum groove, at 480 ticks/beat.
 fn fixture() -> Score {
@@ -30,18 +21,21 @@ fn fixture() -> Score {
     .enumerate()
     {
         for &p in chord {
-            keys.notes.push(note(bar as u32 * 1920, 1800, p, 70));
+            keys.notes.push(Note::new(bar as u32 * 1920, 1800, p, 70));
         }
-        keys.notes.push(note(bar as u32 * 1920 + 960, 240, 76, 95));
-        keys.notes.push(note(bar as u32 * 1920 + 1440, 120, 74, 85));
+        keys.notes.push(Note::new(bar as u32 * 1920 + 960, 240, 76, 95));
+        keys.notes.push(Note::new(bar as u32 * 1920 + 1440, 120, 74, 85));
     }
     keys.sort();
     let mut drums = Part::new("drums", Program::saturating(0), true);
     for beat in 0..16u32 {
-        drums
-            .notes
-            .push(note(beat * 480, 60, if beat % 2 == 0 { 36 } else { 38 }, 100));
-        drums.notes.push(note(beat * 480 + 240, 60, 42, 60));
+        drums.notes.push(Note::new(
+            beat * 480,
+            60,
+            if beat % 2 == 0 { 36 } else { 38 },
+            100,
+        ));
+        drums.notes.push(Note::new(beat * 480 + 240, 60, 42, 60));
     }
     drums.sort();
     s.parts = vec![keys, drums];
@@ -124,7 +118,7 @@ fn remi_key(remi: &Remi, s: &Score) -> Vec<(bool, u8, u64, u32, u32)> {
 }
 
 fn arb_score(max_parts: usize) -> impl Strategy<Value = Score> {
-    let n = (0u32..30_000, 0u32..4_000, 0u8..128, 1u8..128).prop_map(|(o, d, p, v)| note(o, d, p, v));
+    let n = (0u32..30_000, 0u32..4_000, 0u8..128, 1u8..128).prop_map(|(o, d, p, v)| Note::new(o, d, p, v));
     let meter = (
         1u32..30_000,
         prop::sample::select(vec![
