@@ -26,6 +26,7 @@ impl Score {
     /// - SMPTE files are read at a fixed 120 BPM with a resolution that keeps
     ///   their seconds exact (SMPTE time does not follow tempo events).
     pub fn from_midi_bytes(bytes: &[u8]) -> Result<Score, ScoreError> {
+        check_smpte_rate(bytes)?;
         let smf = Smf::parse(bytes).map_err(|e| ScoreError::Midi(e.to_string()))?;
         if smf.header.format == Format::Sequential && smf.tracks.len() > 1 {
             return Err(ScoreError::Format2);
@@ -170,6 +171,19 @@ impl Score {
         }
         Ok(score)
     }
+}
+
+/// Refuses an SMPTE header whose frame-rate byte is -128: midly 0.5.3
+/// negates it as an `i8`, which overflows (a panic in builds with overflow
+/// checks). Every valid rate is -24, -25, -29 or -30, so nothing is lost.
+fn check_smpte_rate(bytes: &[u8]) -> Result<(), ScoreError> {
+    let head = &bytes[..bytes.len().min(256)];
+    if let Some(at) = head.windows(4).position(|w| w == b"MThd") {
+        if bytes.get(at + 12) == Some(&0x80) {
+            return Err(ScoreError::Midi("invalid SMPTE frame rate -128".to_string()));
+        }
+    }
+    Ok(())
 }
 
 fn make_note(onset: u32, end: u32, key: u8, vel: u8) -> Note {

@@ -208,7 +208,18 @@ fn has_same_pitch_overlap(part: &Part) -> bool {
     })
 }
 
+/// Regression: midly negated an SMPTE frame-rate byte of 0x80 as `i8` and
+/// panicked with an overflow (found by the mutation proptest in CI).
+#[test]
+fn smpte_rate_minus_128_is_an_error_not_a_panic() {
+    let mut bytes = sloppy();
+    bytes[12] = 0x80;
+    bytes[13] = 0x00;
+    assert!(Score::from_midi_bytes(&bytes).is_err());
+}
+
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
     #[test]
     fn midi_round_trip_keeps_every_note(score in arb_score()) {
         let once = Score::from_midi_bytes(&score.to_midi_bytes().unwrap()).unwrap();
@@ -230,6 +241,10 @@ proptest! {
         prop_assert_eq!(once, twice);
     }
 
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
     /// Truncated and bit-flipped copies of a real-shaped file never panic.
     #[test]
     fn mutated_files_never_panic(cut in 0usize..200, flips in prop::collection::vec((0usize..200, 0u8..8), 0..6)) {

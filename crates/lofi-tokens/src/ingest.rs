@@ -129,7 +129,14 @@ pub fn ingest_files(
         .par_iter()
         .map(|path| {
             let file = relative(path);
-            let song = ingest_file(tokenizer.as_ref(), path, file.clone());
+            // A panic inside a parser must cost one file, not the whole
+            // ingest: report it as that file's reason.
+            let song = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ingest_file(tokenizer.as_ref(), path, file.clone())
+            }))
+            .unwrap_or_else(|_| {
+                Err("internal error while reading this file (a bug in lofi: please report it)".into())
+            });
             on_file();
             (file, song)
         })
