@@ -29,6 +29,14 @@ pub enum Command {
     /// Show how lofi reads one MIDI file: parts, tempo, meter, notes,
     /// rest ratio and the first tokens.
     Inspect(InspectArgs),
+    /// Turn a MIDI file into a finished lofi track (WAV, MIDI, stems).
+    ///
+    /// The file's notes become the keys of a song (intro, main loop,
+    /// variation, breakdown, outro) with drums on the same grid, a bass line
+    /// from its harmony, rain, vinyl and tape ambience and the lofi sound,
+    /// mastered to -14 LUFS. Writes FILE.wav, the arrangement as FILE.mid and
+    /// a manifest.json beside it; with --stems, FILE-stems/ too.
+    Render(RenderArgs),
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +79,56 @@ pub struct InspectArgs {
     /// How many tokens to print.
     #[arg(long, default_value_t = 48, value_name = "N")]
     pub tokens: usize,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The MIDI file whose notes become the keys.
+    pub input: PathBuf,
+    /// WAV file to write.
+    #[arg(
+        short = 'o',
+        long = "out",
+        default_value = "track.wav",
+        value_name = "FILE.wav"
+    )]
+    pub out: PathBuf,
+    /// Tempo [default: the input's when it is 60-100 BPM, otherwise 68-90 from the seed].
+    #[arg(long, value_name = "N")]
+    pub bpm: Option<f64>,
+    /// Length of the track in minutes.
+    #[arg(long, default_value_t = 3.0, value_name = "X")]
+    pub minutes: f64,
+    /// Swing in percent: 50 straight, 66 triplet feel [default: the preset's, 58].
+    #[arg(long, value_name = "PCT")]
+    pub swing: Option<f64>,
+    /// Background layers: any of rain, vinyl, tape (comma-separated), or none.
+    #[arg(long, default_value = "rain,vinyl,tape", value_name = "LAYERS")]
+    pub ambience: String,
+    /// Play keys, bass and drums with this SoundFont instead of the built-in instruments.
+    #[arg(long, value_name = "FILE.sf2")]
+    pub soundfont: Option<PathBuf>,
+    /// Sound preset: study, rainy, dusty, or a TOML file.
+    #[arg(long, default_value = "study", value_name = "NAME|FILE.toml")]
+    pub preset: String,
+    /// Sample rate of the WAV files (44100 or 48000).
+    #[arg(long, default_value_t = 44_100, value_name = "HZ")]
+    pub sample_rate: u32,
+    /// Bit depth of the track (16 or 24); stems are 32-bit float.
+    #[arg(long, default_value_t = 24, value_name = "N")]
+    pub bits: u32,
+    /// Seed of every random choice (tempo, patterns, humanizing, ambience, dither).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also write keys, bass, drums and ambience stems (they sum to the pre-master mix).
+    #[arg(long)]
+    pub stems: bool,
+    /// Make the track loop seamlessly (no intro or outro, tails wrap around).
+    #[arg(long = "loop")]
+    pub looped: bool,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,

@@ -5,6 +5,7 @@
 mod args;
 mod ingest;
 mod inspect;
+mod render;
 
 use std::process::ExitCode;
 
@@ -25,5 +26,6 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
     match cli.command {
         args::Command::Ingest(a) => ingest::run(a),
         args::Command::Inspect(a) => inspect::run(a),
+        args::Command::Render(a) => render::run(a),
     }
 }

@@ -208,3 +208,86 @@ fn inspect_shows_parts_and_tokens() {
     assert!((v["bpm"].as_f64().unwrap() - 78.0).abs() < 0.01);
     assert_eq!(v["parts"][0]["name"], "Rhodes chords");
 }
+
+#[test]
+fn render_writes_track_midi_stems_and_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("song.wav");
+    let input = repo().join("testdata/midi/chord-loop.mid");
+    let args = [
+        "render",
+        input.to_str().unwrap(),
+        "-o",
+        wav.to_str().unwrap(),
+        "--minutes",
+        "0.3",
+        "--stems",
+        "--json",
+        "--seed",
+        "5",
+    ];
+    let o = lofi(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    for key in [
+        "wav",
+        "duration_s",
+        "bpm",
+        "lufs",
+        "true_peak_dbtp",
+        "stems",
+        "midi",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert!((v["lufs"].as_f64().unwrap() + 14.0).abs() <= 0.5);
+    assert!(v["true_peak_dbtp"].as_f64().unwrap() <= -1.0);
+    assert!(
+        (v["bpm"].as_f64().unwrap() - 78.0).abs() < 0.01,
+        "the input's 78 BPM is kept"
+    );
+    assert_eq!(v["stems"].as_array().unwrap().len(), 4);
+    assert!(dir.path().join("song-stems/drums.wav").exists());
+    assert!(dir.path().join("manifest.json").exists());
+    let midi = Score::from_midi_bytes(&std::fs::read(dir.path().join("song.mid")).unwrap()).unwrap();
+    let names: Vec<&str> = midi.parts.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["Keys", "Bass", "Drums"]);
+    assert!(midi.parts[2].is_drum && midi.parts[2].channel == 9);
+
+    // Same seed, same bytes.
+    let first = std::fs::read(&wav).unwrap();
+    assert!(lofi(&args).status.success());
+    assert_eq!(std::fs::read(&wav).unwrap(), first);
+}
+
+#[test]
+fn render_refuses_bad_soundfont_preset_and_bits_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("t.wav");
+    let input = repo().join("testdata/midi/chord-loop.mid");
+    let base = ["render", input.to_str().unwrap(), "-o", wav.to_str().unwrap()];
+    let bad_sf2 = dir.path().join("x.sf2");
+    std::fs::write(&bad_sf2, b"not a soundfont").unwrap();
+    for (extra, needle) in [
+        (vec!["--soundfont", bad_sf2.to_str().unwrap()], "x.sf2"),
+        (vec!["--preset", "jazzy"], "study, rainy, dusty"),
+        (vec!["--bits", "8"], "16 or 24"),
+        (vec!["--ambience", "thunder"], "thunder"),
+        (vec!["--swing", "99"], "swing"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(extra);
+        let o = lofi(&args);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    let groove = repo().join("testdata/midi/drum-groove.mid");
+    let o = lofi(&["render", groove.to_str().unwrap(), "-o", wav.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no pitched notes"));
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing but x.sf2 was written"
+    );
+}

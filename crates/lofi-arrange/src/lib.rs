@@ -1,0 +1,210 @@
+//! `lofi-arrange`: from a musical sample (any Score) to a lofi song.
+//!
+//! The keys of the sample are quantized to the 16th grid and cut into loops;
+//! a song form (intro, main loop, variation, breakdown, outro) is laid out to
+//! reach the requested length; drums from a pattern library with variations
+//! and fills, and a bass line that follows the harmony and the kick, are
+//! written on the same grid, with the same swing, so downbeats line up.
+//! Everything random flows from one seed.
+
+mod bass;
+mod drums;
+mod error;
+mod form;
+mod keys;
+mod rng;
+
+pub use drums::{DrumPattern, PATTERNS};
+pub use error::ArrangeError;
+pub use form::{Section, SectionKind};
+pub use rng::Rng;
+
+use lofi_score::{Part, Program, Score, TempoChange, TimeSignature};
+use serde::Serialize;
+
+/// Resolution of arranged scores.
+pub const TICKS_PER_BEAT: u16 = 480;
+/// Ticks of one 16th-note step.
+pub const STEP: u32 = 120;
+/// Ticks of one 4/4 bar.
+pub const BAR: u32 = 1920;
+
+/// How to arrange.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArrangeOptions {
+    /// Tempo; `None` keeps the input's when it lies in 60–100 BPM, otherwise
+    /// picks one in 68–90 from the seed.
+    pub bpm: Option<f64>,
+    /// Target length in minutes.
+    pub minutes: f64,
+    /// Hi-hat swing in percent (50 straight, 66 triplet feel); keys share
+    /// it, kick and snare get 40 % of its offset.
+    pub swing: f64,
+    /// Kick and snare play this late, in milliseconds (a range, drawn per hit).
+    pub kick_late_ms: (f64, f64),
+    /// Random timing spread of hats, in milliseconds (±).
+    pub hat_jitter_ms: f64,
+    /// Random velocity spread of drum hits (±).
+    pub velocity_jitter: u8,
+    /// A seamlessly loopable form: no intro or outro, no fill into the wrap.
+    pub looped: bool,
+    pub seed: u64,
+}
+
+impl Default for ArrangeOptions {
+    fn default() -> Self {
+        Self {
+            bpm: None,
+            minutes: 3.0,
+            swing: 58.0,
+            kick_late_ms: (10.0, 30.0),
+            hat_jitter_ms: 4.0,
+            velocity_jitter: 8,
+            looped: false,
+            seed: 0,
+        }
+    }
+}
+
+impl ArrangeOptions {
+    /// Checks every option, naming the one out of range.
+    pub fn validate(&self) -> Result<(), ArrangeError> {
+        let bad = |name: &'static str, value: f64, allowed: &'static str| {
+            Err(ArrangeError::Option {
+                name,
+                value: value.to_string(),
+                allowed,
+            })
+        };
+        if let Some(bpm) = self.bpm {
+            if !(40.0..=200.0).contains(&bpm) {
+                return bad("bpm", bpm, "40 to 200");
+            }
+        }
+        if !(0.05..=60.0).contains(&self.minutes) {
+            return bad("minutes", self.minutes, "0.05 to 60");
+        }
+        if !(50.0..=75.0).contains(&self.swing) {
+            return bad("swing", self.swing, "50 to 75 percent");
+        }
+        let (lo, hi) = self.kick_late_ms;
+        if !(0.0..=60.0).contains(&lo) || !(lo..=60.0).contains(&hi) {
+            return bad("kick_late_ms", hi, "0 <= min <= max <= 60");
+        }
+        if !(0.0..=20.0).contains(&self.hat_jitter_ms) {
+            return bad("hat_jitter_ms", self.hat_jitter_ms, "0 to 20");
+        }
+        if self.velocity_jitter > 40 {
+            return bad("velocity_jitter", f64::from(self.velocity_jitter), "0 to 40");
+        }
+        Ok(())
+    }
+}
+
+/// An arranged song: keys, bass and drums on one grid, with its form.
+#[derive(Clone, Debug, Serialize)]
+pub struct Arrangement {
+    /// Parts in order keys, bass, drums (channel 10), at 480 ticks per beat, 4/4.
+    #[serde(skip)]
+    pub score: Score,
+    pub bpm: f64,
+    pub swing: f64,
+    pub bars: u32,
+    /// Bars of the loop the song is built from.
+    pub loop_bars: u32,
+    pub sections: Vec<Section>,
+    /// Names of the drum patterns used by the main and variation sections.
+    pub patterns: (String, String),
+    /// Ticks of every kick hit, sorted: what the sidechain ducks to.
+    #[serde(skip)]
+    pub kicks: Vec<u32>,
+}
+
+impl Arrangement {
+    /// Ticks per second at the song's tempo.
+    pub fn ticks_per_second(&self) -> f64 {
+        self.bpm / 60.0 * f64::from(TICKS_PER_BEAT)
+    }
+
+    /// Length in seconds (to the end of the last bar).
+    pub fn duration_seconds(&self) -> f64 {
+        f64::from(self.bars * BAR) / self.ticks_per_second()
+    }
+}
+
+/// Arranges `input` into a song.
+pub fn arrange(input: &Score, options: &ArrangeOptions) -> Result<Arrangement, ArrangeError> {
+    options.validate()?;
+    let mut rng = Rng::new(options.seed, "arrange");
+    let bpm = match options.bpm {
+        Some(b) => b,
+        None => {
+            let own = input.initial_bpm();
+            if (60.0..=100.0).contains(&own) {
+                own
+            } else {
+                f64::from(68 + rng.below(23) as u32)
+            }
+        }
+    };
+    let sample = keys::Sample::from_score(input)?;
+    let bar_seconds = 4.0 * 60.0 / bpm;
+    let sections = form::lay_out(
+        options.minutes * 60.0 / bar_seconds,
+        sample.loop_bars,
+        options.looped,
+    );
+    let bars = sections.last().map_or(0, |s| s.start_bar + s.bars);
+
+    let ticks_per_ms = bpm / 60.0 * f64::from(TICKS_PER_BEAT) / 1000.0;
+    let swing_ticks = (options.swing - 50.0) / 50.0 * f64::from(STEP);
+    let groove = drums::Groove {
+        hat_swing: swing_ticks,
+        kick_swing: swing_ticks * 0.4,
+        late: (
+            options.kick_late_ms.0 * ticks_per_ms,
+            options.kick_late_ms.1 * ticks_per_ms,
+        ),
+        hat_jitter: options.hat_jitter_ms * ticks_per_ms,
+        velocity_jitter: options.velocity_jitter,
+    };
+    let (main_pattern, variation_pattern) = drums::pick_patterns(&mut rng);
+
+    let keys = keys::arrange_keys(&sample, &sections, swing_ticks);
+    let (drum_part, kicks, kick_steps) = drums::arrange_drums(
+        &sections,
+        main_pattern,
+        variation_pattern,
+        &groove,
+        options.looped,
+        &mut rng,
+    );
+    let bass = bass::arrange_bass(&keys, &sections, &kick_steps, swing_ticks * 0.4);
+
+    let mut score = Score::new(TICKS_PER_BEAT);
+    score.tempos = vec![TempoChange {
+        tick: 0,
+        micros_per_beat: (60_000_000.0 / bpm).round() as u32,
+    }];
+    score.time_signatures = vec![TimeSignature::COMMON];
+    let mut keys_part = Part::new("Keys", Program::saturating(4), false);
+    keys_part.notes = keys;
+    let mut bass_part = Part::new("Bass", Program::saturating(33), false);
+    bass_part.channel = 1;
+    bass_part.notes = bass;
+    let mut parts = vec![keys_part, bass_part, drum_part];
+    for p in &mut parts {
+        p.sort();
+    }
+    score.parts = parts;
+    Ok(Arrangement {
+        score,
+        bpm,
+        swing: options.swing,
+        bars,
+        loop_bars: sample.loop_bars,
+        sections,
+        patterns: (main_pattern.name.to_string(), variation_pattern.name.to_string()),
+        kicks,
+    })
+}

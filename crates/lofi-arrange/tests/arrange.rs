@@ -1,0 +1,208 @@
+//! Arrangement invariants: form length, drums on the keys' grid, downbeats,
+//! bass from the harmony, determinism.
+
+use lofi_arrange::{arrange, ArrangeError, ArrangeOptions, SectionKind, BAR, STEP};
+use lofi_score::{Note, Part, Program, Score, TempoChange};
+
+/// Four bars of Cmaj7 | Am7 | Dm7 | G7 with a melody, at 80 BPM.
+fn sample() -> Score {
+    let mut s = Score::new(480);
+    s.tempos = vec![TempoChange {
+        tick: 0,
+        micros_per_beat: 750_000,
+    }];
+    let mut keys = Part::new("keys", Program::saturating(0), false);
+    for (bar, chord) in [
+        [48u8, 52, 55, 59],
+        [45, 48, 52, 55],
+        [50, 53, 57, 60],
+        [43, 47, 50, 53],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let start = bar as u32 * 1920;
+        for &p in chord {
+            keys.notes.push(Note::new(start, 1800, p, 70));
+        }
+        keys.notes.push(Note::new(start + 720, 200, 72, 90)); // step 6
+        keys.notes.push(Note::new(start + 1080, 200, 74, 90)); // step 9: an off-beat 16th, swung
+    }
+    keys.sort();
+    s.parts.push(keys);
+    s
+}
+
+fn options(seed: u64) -> ArrangeOptions {
+    ArrangeOptions {
+        minutes: 1.0,
+        seed,
+        ..ArrangeOptions::default()
+    }
+}
+
+#[test]
+fn form_reaches_the_requested_length_with_every_section_kind() {
+    let a = arrange(
+        &sample(),
+        &ArrangeOptions {
+            minutes: 2.0,
+            ..options(1)
+        },
+    )
+    .unwrap();
+    assert_eq!(a.bpm, 80.0, "the input's tempo is kept when it lies in 60-100");
+    let target_bars = 120.0 / (4.0 * 60.0 / 80.0);
+    assert!(
+        (f64::from(a.bars) - target_bars).abs() <= 2.0,
+        "{} bars for {target_bars}",
+        a.bars
+    );
+    let kinds: Vec<SectionKind> = a.sections.iter().map(|s| s.kind).collect();
+    assert_eq!(kinds.first(), Some(&SectionKind::Intro));
+    assert_eq!(kinds.last(), Some(&SectionKind::Outro));
+    for k in [SectionKind::Main, SectionKind::Variation, SectionKind::Breakdown] {
+        assert!(kinds.contains(&k), "{k:?} missing from {kinds:?}");
+    }
+    for w in a.sections.windows(2) {
+        assert_eq!(
+            w[0].start_bar + w[0].bars,
+            w[1].start_bar,
+            "sections are contiguous"
+        );
+    }
+    let looped = arrange(
+        &sample(),
+        &ArrangeOptions {
+            looped: true,
+            ..options(1)
+        },
+    )
+    .unwrap();
+    assert!(looped
+        .sections
+        .iter()
+        .all(|s| !matches!(s.kind, SectionKind::Intro | SectionKind::Outro)));
+}
+
+#[test]
+fn drums_fall_on_the_keys_grid_within_swing_and_humanize() {
+    let opts = options(3);
+    let a = arrange(&sample(), &opts).unwrap();
+    let ticks_per_ms = a.bpm / 60.0 * 480.0 / 1000.0;
+    let swing = (opts.swing - 50.0) / 50.0 * f64::from(STEP);
+    let late_max = opts.kick_late_ms.1 * ticks_per_ms;
+    let jitter = opts.hat_jitter_ms * ticks_per_ms;
+    let drums = &a.score.parts[2];
+    assert!(drums.is_drum && drums.notes.len() > 100);
+    for n in &drums.notes {
+        let t = f64::from(n.onset);
+        let ok = [(t / f64::from(STEP)).floor(), (t / f64::from(STEP)).ceil()]
+            .iter()
+            .any(|&step| {
+                let d = t - step * f64::from(STEP);
+                d >= -jitter - 1.0 && d <= swing + late_max + jitter + 1.0
+            });
+        assert!(
+            ok,
+            "drum hit {} at tick {} is off the grid",
+            n.pitch.value(),
+            n.onset
+        );
+    }
+    // Keys sit on the same swung grid.
+    let swing_ticks = swing.round() as u32;
+    for n in &a.score.parts[0].notes {
+        assert!(
+            n.onset % STEP == 0 || (n.onset - swing_ticks) % STEP == 0,
+            "keys at {}",
+            n.onset
+        );
+    }
+}
+
+#[test]
+fn every_main_bar_starts_with_a_kick_on_the_downbeat() {
+    let opts = options(5);
+    let a = arrange(&sample(), &opts).unwrap();
+    let late_max = (opts.kick_late_ms.1 * a.bpm / 60.0 * 480.0 / 1000.0).ceil() as u32 + 1;
+    for s in a
+        .sections
+        .iter()
+        .filter(|s| matches!(s.kind, SectionKind::Main | SectionKind::Variation))
+    {
+        for bar in s.start_bar..s.start_bar + s.bars {
+            let down = bar * BAR;
+            assert!(
+                a.kicks.iter().any(|&k| k >= down && k <= down + late_max),
+                "no kick on the downbeat of bar {bar}"
+            );
+        }
+    }
+    assert!(a.kicks.windows(2).all(|w| w[0] <= w[1]));
+}
+
+#[test]
+fn bass_plays_the_roots_of_the_harmony() {
+    let a = arrange(&sample(), &options(2)).unwrap();
+    let main = a.sections.iter().find(|s| s.kind == SectionKind::Main).unwrap();
+    let bass = &a.score.parts[1];
+    // The sample's chords have roots C, A, D, G, one per bar.
+    for (i, want) in [0u8, 9, 2, 7].iter().enumerate() {
+        let bar = main.start_bar + i as u32;
+        let first = bass
+            .notes
+            .iter()
+            .find(|n| n.onset >= bar * BAR && n.onset < bar * BAR + STEP)
+            .unwrap_or_else(|| panic!("no bass on bar {bar}"));
+        assert_eq!(first.pitch.value() % 12, *want, "bar {bar}");
+        assert!((31..=42).contains(&first.pitch.value()));
+    }
+}
+
+#[test]
+fn same_seed_same_song_and_seeds_differ() {
+    let a = arrange(&sample(), &options(9)).unwrap();
+    let b = arrange(&sample(), &options(9)).unwrap();
+    assert_eq!(a.score, b.score);
+    let differs = (10..14).any(|s| arrange(&sample(), &options(s)).unwrap().score != a.score);
+    assert!(differs);
+}
+
+#[test]
+fn bad_input_and_options_are_clear_errors() {
+    let mut drums_only = Score::new(480);
+    let mut d = Part::new("d", Program::saturating(0), true);
+    d.notes.push(Note::new(0, 100, 36, 100));
+    drums_only.parts.push(d);
+    assert!(matches!(
+        arrange(&drums_only, &options(0)),
+        Err(ArrangeError::NoNotes)
+    ));
+    let err = arrange(
+        &sample(),
+        &ArrangeOptions {
+            swing: 90.0,
+            ..options(0)
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("swing"), "{err}");
+    let err = arrange(
+        &sample(),
+        &ArrangeOptions {
+            bpm: Some(5.0),
+            ..options(0)
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("bpm"), "{err}");
+}
+
+#[test]
+fn tempo_outside_60_to_100_is_replaced_from_the_seed() {
+    let mut fast = sample();
+    fast.tempos[0].micros_per_beat = 400_000; // 150 BPM
+    let a = arrange(&fast, &options(4)).unwrap();
+    assert!((68.0..=90.0).contains(&a.bpm), "{}", a.bpm);
+}

@@ -1,0 +1,416 @@
+//! `lofi-audio`: an arranged song → a finished lofi track.
+//!
+//! Each part is played by an instrument (built-in voices, or a SoundFont
+//! through rustysynth) in fixed-size blocks into buffers allocated before
+//! rendering starts; each bus gets its lofi colour (low-pass, tape wow and
+//! flutter, sampler crush, saturation, reverb, kick sidechain); ambience
+//! layers are added; the stems sum to the pre-master mix, which is mastered
+//! to a loudness target under a true-peak ceiling.
+
+pub mod ambience;
+mod dsp;
+mod error;
+mod fx;
+mod instruments;
+mod master;
+mod preset;
+mod wav;
+
+use std::sync::Arc;
+
+use lofi_arrange::Arrangement;
+use lofi_score::Part;
+use rustysynth::SoundFont;
+
+pub use ambience::Layers;
+pub use error::AudioError;
+pub use instruments::{load_soundfont, DrumKit, Instrument, Sf2, Tone, ToneKind, SF2_QUANTUM};
+pub use master::{measure, Mastered};
+pub use preset::{
+    AmbienceSettings, BassSettings, DrumSettings, KeysSettings, MasterSettings, Preset, SidechainSettings,
+    BUILTIN_PRESETS,
+};
+pub use wav::{write_wav, WavFormat};
+
+use dsp::{db, saturate, Biquad, Reverb};
+
+/// Seconds rendered past the last bar so decays and reverb ring out.
+const TAIL_SECONDS: f64 = 2.5;
+/// Fade at the very end of a non-looping track, seconds.
+const END_FADE_SECONDS: f64 = 1.5;
+/// Crossfade of the ambience across the wrap of a looping track, seconds.
+const LOOP_XFADE_SECONDS: f64 = 1.0;
+
+/// How to render.
+#[derive(Clone)]
+pub struct RenderOptions {
+    pub sample_rate: u32,
+    pub preset: Preset,
+    pub layers: Layers,
+    /// Play keys, bass and drums with this SoundFont instead of the built-in voices.
+    pub soundfont: Option<Arc<SoundFont>>,
+    pub seed: u64,
+    /// Make the track loop seamlessly: tails wrap into the start.
+    pub looped: bool,
+    /// Samples per render block (does not change the output).
+    pub block: usize,
+}
+
+impl RenderOptions {
+    pub fn validate(&self) -> Result<(), AudioError> {
+        if ![44_100, 48_000].contains(&self.sample_rate) {
+            return Err(AudioError::Setting {
+                name: "sample_rate",
+                value: self.sample_rate.to_string(),
+                allowed: "44100 or 48000",
+            });
+        }
+        if !(1..=65_536).contains(&self.block) {
+            return Err(AudioError::Setting {
+                name: "block",
+                value: self.block.to_string(),
+                allowed: "1 to 65536 samples",
+            });
+        }
+        self.preset.validate()
+    }
+}
+
+/// Two channels of samples.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stereo {
+    pub left: Vec<f32>,
+    pub right: Vec<f32>,
+}
+
+impl Stereo {
+    pub fn silent(frames: usize) -> Self {
+        Self {
+            left: vec![0.0; frames],
+            right: vec![0.0; frames],
+        }
+    }
+
+    pub fn frames(&self) -> usize {
+        self.left.len()
+    }
+
+    fn scale(&mut self, g: f32) {
+        for v in self.left.iter_mut().chain(self.right.iter_mut()) {
+            *v *= g;
+        }
+    }
+
+    fn truncate(&mut self, frames: usize) {
+        self.left.truncate(frames);
+        self.right.truncate(frames);
+    }
+}
+
+/// A rendered track.
+pub struct Track {
+    pub sample_rate: u32,
+    /// The mastered track.
+    pub master: Stereo,
+    /// The pre-master mix: exactly the sum of the stems.
+    pub mix: Stereo,
+    /// keys, bass, drums, ambience.
+    pub stems: Vec<(&'static str, Stereo)>,
+    pub mastered: Mastered,
+}
+
+impl Track {
+    pub fn duration_seconds(&self) -> f64 {
+        self.master.frames() as f64 / f64::from(self.sample_rate)
+    }
+}
+
+/// A note event at a sample position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Event {
+    sample: u64,
+    on: bool,
+    pitch: u8,
+    velocity: u8,
+}
+
+fn events(part: &Part, samples_per_tick: f64, quantum: u64) -> Vec<Event> {
+    let at = |tick: u32| {
+        let s = (f64::from(tick) * samples_per_tick).round() as u64;
+        (s + quantum / 2) / quantum * quantum
+    };
+    let mut ev: Vec<Event> = part
+        .notes
+        .iter()
+        .flat_map(|n| {
+            let on = at(n.onset);
+            let off = at(n.end()).max(on + quantum);
+            [
+                Event {
+                    sample: on,
+                    on: true,
+                    pitch: n.pitch.value(),
+                    velocity: n.velocity.value(),
+                },
+                Event {
+                    sample: off,
+                    on: false,
+                    pitch: n.pitch.value(),
+                    velocity: 0,
+                },
+            ]
+        })
+        .collect();
+    // At one sample, releases come before new notes (`false < true`).
+    ev.sort();
+    ev
+}
+
+/// Plays `events` on `inst` into `out`, block by block, splitting blocks at
+/// events so timing is sample-accurate whatever the block size.
+fn play(inst: &mut dyn Instrument, events: &[Event], out: &mut Stereo, block: usize) {
+    let len = out.frames();
+    let mut pos = 0usize;
+    let mut next = 0usize;
+    while pos < len {
+        let end = (pos + block).min(len);
+        while next < events.len() && (events[next].sample as usize) < end {
+            let e = events[next];
+            let at = (e.sample as usize).max(pos);
+            if at > pos {
+                inst.render(&mut out.left[pos..at], &mut out.right[pos..at]);
+                pos = at;
+            }
+            if e.on {
+                inst.note_on(e.pitch, e.velocity);
+            } else {
+                inst.note_off(e.pitch);
+            }
+            next += 1;
+        }
+        inst.render(&mut out.left[pos..end], &mut out.right[pos..end]);
+        pos = end;
+    }
+}
+
+fn lowpass(st: &mut Stereo, hz: f64, rate: u32) {
+    for buf in [&mut st.left, &mut st.right] {
+        // Two cascaded Butterworth sections: 24 dB/octave, the dull top of
+        // an old sampler or a cheap speaker.
+        let mut a = Biquad::lowpass(hz, 0.54, f64::from(rate));
+        let mut b = Biquad::lowpass(hz, 1.31, f64::from(rate));
+        for v in buf.iter_mut() {
+            *v = b.process(a.process(*v));
+        }
+    }
+}
+
+fn drive(st: &mut Stereo, amount: f64) {
+    let d = amount as f32;
+    for v in st.left.iter_mut().chain(st.right.iter_mut()) {
+        *v = saturate(*v, d);
+    }
+}
+
+fn apply_gain_curve(st: &mut Stereo, curve: &[f32]) {
+    for (v, g) in st.left.iter_mut().zip(curve) {
+        *v *= g;
+    }
+    for (v, g) in st.right.iter_mut().zip(curve) {
+        *v *= g;
+    }
+}
+
+/// Renders an arrangement into a mastered track with stems.
+pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioError> {
+    opts.validate()?;
+    let rate = opts.sample_rate;
+    let p = &opts.preset;
+    let samples_per_tick = f64::from(rate) / arr.ticks_per_second();
+    let frames = (arr.duration_seconds() * f64::from(rate)).round() as usize;
+    let tail = (TAIL_SECONDS * f64::from(rate)) as usize;
+    let total = frames + tail;
+    let quantum = if opts.soundfont.is_some() { SF2_QUANTUM } else { 1 };
+
+    // Instruments play every part into its own buffer.
+    let mut stems: Vec<(&'static str, Stereo)> = Vec::with_capacity(4);
+    for (index, name) in ["keys", "bass", "drums"].into_iter().enumerate() {
+        let part = arr
+            .score
+            .parts
+            .get(index)
+            .ok_or_else(|| AudioError::Render(format!("the arrangement has no {name} part")))?;
+        let mut inst: Box<dyn Instrument> = match &opts.soundfont {
+            Some(font) => Box::new(Sf2::new(
+                font,
+                rate,
+                part.program.value(),
+                part.is_drum,
+                opts.block,
+            )?),
+            None if part.is_drum => Box::new(DrumKit::new(rate, opts.seed)),
+            None if index == 1 => Box::new(Tone::new(ToneKind::Bass, rate)),
+            None => Box::new(Tone::new(ToneKind::ElectricPiano, rate)),
+        };
+        let mut buf = Stereo::silent(total);
+        play(
+            inst.as_mut(),
+            &events(part, samples_per_tick, quantum),
+            &mut buf,
+            opts.block,
+        );
+        stems.push((name, buf));
+    }
+
+    // Bus colour.
+    let kicks: Vec<u64> = arr
+        .kicks
+        .iter()
+        .map(|&t| (f64::from(t) * samples_per_tick).round() as u64)
+        .collect();
+    let mut duck = vec![1.0f32; total];
+    fx::sidechain_curve(
+        &mut duck,
+        &kicks,
+        rate,
+        p.sidechain.depth_db,
+        p.sidechain.release_ms,
+    );
+    {
+        let keys = &mut stems[0].1;
+        drive(keys, p.keys.drive);
+        lowpass(keys, p.keys.lowpass_hz, rate);
+        fx::wow_flutter(
+            &mut keys.left,
+            &mut keys.right,
+            rate,
+            (p.keys.wow_hz, p.keys.wow_ms),
+            (p.keys.flutter_hz, p.keys.flutter_ms),
+        );
+        if p.keys.reverb > 0.0 {
+            let mut verb = Reverb::new(f64::from(rate), 0.75, 0.5);
+            let send = p.keys.reverb as f32;
+            for i in 0..total {
+                let (wl, wr) = verb.process((keys.left[i] + keys.right[i]) * 0.5);
+                keys.left[i] = keys.left[i] * (1.0 - 0.5 * send) + wl * send * 3.0;
+                keys.right[i] = keys.right[i] * (1.0 - 0.5 * send) + wr * send * 3.0;
+            }
+        }
+        apply_gain_curve(keys, &duck);
+        keys.scale(db(p.keys.level_db));
+    }
+    {
+        let bass = &mut stems[1].1;
+        drive(bass, p.bass.drive);
+        lowpass(bass, p.bass.lowpass_hz, rate);
+        apply_gain_curve(bass, &duck);
+        bass.scale(db(p.bass.level_db));
+    }
+    {
+        let drums = &mut stems[2].1;
+        fx::crush(
+            &mut drums.left,
+            &mut drums.right,
+            rate,
+            p.drums.sample_rate_hz,
+            p.drums.bits,
+        );
+        lowpass(drums, p.drums.lowpass_hz, rate);
+        drive(drums, p.drums.drive);
+        drums.scale(db(p.drums.level_db));
+    }
+
+    // Ambience, for the whole length (plus the wrap crossfade when looping).
+    let xfade = if opts.looped {
+        (LOOP_XFADE_SECONDS * f64::from(rate)) as usize
+    } else {
+        0
+    };
+    let amb_len = if opts.looped { frames + xfade } else { total };
+    let mut amb = Stereo::silent(amb_len);
+    if opts.layers.rain {
+        ambience::rain(&mut amb.left, &mut amb.right, rate, p.ambience.rain_db, opts.seed);
+    }
+    if opts.layers.vinyl {
+        ambience::vinyl(
+            &mut amb.left,
+            &mut amb.right,
+            rate,
+            p.ambience.vinyl_db,
+            opts.seed,
+        );
+    }
+    if opts.layers.tape {
+        ambience::tape(&mut amb.left, &mut amb.right, rate, p.ambience.tape_db, opts.seed);
+    }
+
+    let out_frames = if opts.looped {
+        // Music tails wrap into the start; the ambience crossfades across
+        // the wrap, so the last sample runs on into the first.
+        for (_, st) in &mut stems {
+            for buf in [&mut st.left, &mut st.right] {
+                for i in 0..tail.min(frames) {
+                    buf[i] += buf[frames + i];
+                }
+            }
+            st.truncate(frames);
+        }
+        for buf in [&mut amb.left, &mut amb.right] {
+            for i in 0..xfade.min(frames) {
+                let a = (i as f32 + 0.5) / xfade as f32;
+                buf[i] = buf[i] * a.sqrt() + buf[frames + i] * (1.0 - a).sqrt();
+            }
+        }
+        amb.truncate(frames);
+        frames
+    } else {
+        // Ambience fades in; everything fades out at the very end.
+        let fade_in = f64::from(rate) as usize;
+        for buf in [&mut amb.left, &mut amb.right] {
+            for (i, v) in buf.iter_mut().take(fade_in).enumerate() {
+                *v *= i as f32 / fade_in as f32;
+            }
+        }
+        let fade = (END_FADE_SECONDS * f64::from(rate)) as usize;
+        for st in stems.iter_mut().map(|(_, s)| s).chain(std::iter::once(&mut amb)) {
+            for buf in [&mut st.left, &mut st.right] {
+                let n = buf.len();
+                for i in 0..fade.min(n) {
+                    buf[n - 1 - i] *= i as f32 / fade as f32;
+                }
+            }
+        }
+        total
+    };
+    stems.push(("ambience", amb));
+
+    let mut mix = Stereo::silent(out_frames);
+    for (_, st) in &stems {
+        for (m, v) in mix.left.iter_mut().zip(&st.left) {
+            *m += v;
+        }
+        for (m, v) in mix.right.iter_mut().zip(&st.right) {
+            *m += v;
+        }
+    }
+    if mix.left.iter().chain(&mix.right).any(|v| !v.is_finite()) {
+        return Err(AudioError::Render("the mix holds NaN or infinite samples".into()));
+    }
+    let mut master = Stereo::silent(out_frames);
+    let mastered = master::master(
+        &mix.left,
+        &mix.right,
+        &mut master.left,
+        &mut master.right,
+        rate,
+        p.master.lufs,
+        p.master.true_peak_db,
+    )?;
+    Ok(Track {
+        sample_rate: rate,
+        master,
+        mix,
+        stems,
+        mastered,
+    })
+}

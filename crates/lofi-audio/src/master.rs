@@ -1,0 +1,160 @@
+//! Mastering: loudness normalisation to an EBU R128 integrated target and a
+//! look-ahead limiter that holds the true peak under a ceiling.
+
+use ebur128::{EbuR128, Mode};
+
+use crate::error::AudioError;
+
+/// What mastering did and measured.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Mastered {
+    /// Integrated loudness of the result, LUFS.
+    pub lufs: f64,
+    /// True peak of the result, dBTP.
+    pub true_peak_dbtp: f64,
+    /// Gain applied before limiting, dB.
+    pub gain_db: f64,
+}
+
+/// Loudness and true peak of a stereo signal.
+pub fn measure(left: &[f32], right: &[f32], rate: u32) -> Result<(f64, f64), AudioError> {
+    let (lufs, tp) = meter(left, right, rate, true)?;
+    Ok((lufs, tp.unwrap_or(f64::NEG_INFINITY)))
+}
+
+/// Integrated loudness, and the true peak in dBTP when `true_peak` (which
+/// costs about three times the loudness alone).
+fn meter(left: &[f32], right: &[f32], rate: u32, true_peak: bool) -> Result<(f64, Option<f64>), AudioError> {
+    let err = |e: ebur128::Error| AudioError::Render(format!("loudness measurement: {e:?}"));
+    let mode = if true_peak {
+        Mode::I | Mode::TRUE_PEAK
+    } else {
+        Mode::I
+    };
+    let mut meter = EbuR128::new(2, rate, mode).map_err(err)?;
+    meter.add_frames_planar_f32(&[left, right]).map_err(err)?;
+    let lufs = meter.loudness_global().map_err(err)?;
+    let tp = if true_peak {
+        let tp = meter
+            .true_peak(0)
+            .map_err(err)?
+            .max(meter.true_peak(1).map_err(err)?);
+        Some(20.0 * tp.max(1e-12).log10())
+    } else {
+        None
+    };
+    Ok((lufs, tp))
+}
+
+/// Masters `left`/`right` (the pre-master mix) into `out_l`/`out_r`.
+///
+/// Gain brings the integrated loudness to `target_lufs`; a 5 ms look-ahead
+/// limiter keeps sample peaks under a ceiling, which is lowered until the
+/// true peak (4× oversampled, as EBU R128 measures it) is at most
+/// `ceiling_dbtp`. Limiting lowers loudness a little, so gain and ceiling
+/// are refined together for a few rounds.
+pub fn master(
+    left: &[f32],
+    right: &[f32],
+    out_l: &mut [f32],
+    out_r: &mut [f32],
+    rate: u32,
+    target_lufs: f64,
+    ceiling_dbtp: f64,
+) -> Result<Mastered, AudioError> {
+    let (lufs, _) = meter(left, right, rate, false)?;
+    if !lufs.is_finite() {
+        out_l.copy_from_slice(left);
+        out_r.copy_from_slice(right);
+        return Err(AudioError::Render("the mix is silent; nothing to master".into()));
+    }
+    let mut gain_db = target_lufs - lufs;
+    let mut ceiling_db = ceiling_dbtp - 0.3;
+    let mut scratch = vec![0.0f32; left.len()];
+    let mut result = None;
+    // Loudness alone converges the gain (limiting moves it a little); the
+    // true peak, which costs more to measure, is checked once it has.
+    for _ in 0..8 {
+        limit(left, right, out_l, out_r, &mut scratch, gain_db, ceiling_db, rate);
+        let (l, _) = meter(out_l, out_r, rate, false)?;
+        if (l - target_lufs).abs() > 0.1 {
+            gain_db += target_lufs - l;
+            continue;
+        }
+        let (l, tp) = measure(out_l, out_r, rate)?;
+        result = Some((l, tp));
+        if tp <= ceiling_dbtp {
+            break;
+        }
+        ceiling_db -= tp - ceiling_dbtp + 0.05;
+    }
+    // Report what the output really measures, converged or not.
+    let (lufs, true_peak_dbtp) = match result {
+        Some(r) => r,
+        None => measure(out_l, out_r, rate)?,
+    };
+    Ok(Mastered {
+        lufs,
+        true_peak_dbtp,
+        gain_db,
+    })
+}
+
+/// Applies `gain_db`, then a look-ahead peak limiter at `ceiling_db`.
+#[allow(clippy::too_many_arguments)]
+fn limit(
+    left: &[f32],
+    right: &[f32],
+    out_l: &mut [f32],
+    out_r: &mut [f32],
+    needed: &mut [f32],
+    gain_db: f64,
+    ceiling_db: f64,
+    rate: u32,
+) {
+    let gain = 10f64.powf(gain_db / 20.0) as f32;
+    let ceiling = 10f64.powf(ceiling_db / 20.0) as f32;
+    let n = left.len();
+    let look = ((0.005 * f64::from(rate)) as usize).max(1);
+    // The gain each sample needs on its own.
+    for i in 0..n {
+        let peak = left[i].abs().max(right[i].abs()) * gain;
+        needed[i] = if peak > ceiling { ceiling / peak } else { 1.0 };
+    }
+    // Sliding minimum over the next `look` samples (monotonic deque in a
+    // ring of indices), averaged over the last `look` values: at a peak the
+    // average only holds values at or below what the peak needs, and the
+    // gain glides down over the look-ahead instead of jumping.
+    let cap = look + 1;
+    let mut ring = vec![0usize; cap];
+    let (mut head, mut len) = (0usize, 0usize);
+    let mut window = vec![1.0f32; look];
+    let mut sum = look as f32;
+    let release = (-1.0 / (0.08 * rate as f32)).exp();
+    let mut g_prev = 1.0f32;
+    let mut pushed = 0usize;
+    for i in 0..n {
+        // Push indices up to i + look - 1.
+        while pushed < (i + look).min(n) {
+            while len > 0 && needed[ring[(head + len - 1) % cap]] >= needed[pushed] {
+                len -= 1;
+            }
+            ring[(head + len) % cap] = pushed;
+            len += 1;
+            pushed += 1;
+        }
+        while len > 0 && ring[head] < i {
+            head = (head + 1) % cap;
+            len -= 1;
+        }
+        let m = if len > 0 { needed[ring[head]] } else { 1.0 };
+        let slot = i % look;
+        sum += m - window[slot];
+        window[slot] = m;
+        let avg = (sum / look as f32).min(1.0);
+        let g = avg.min(g_prev + (1.0 - g_prev) * (1.0 - release));
+        g_prev = g;
+        out_l[i] = left[i] * gain * g;
+        out_r[i] = right[i] * gain * g;
+    }
+}

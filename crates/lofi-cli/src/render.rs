@@ -1,0 +1,280 @@
+//! `lofi render`: a MIDI file → a mastered lofi track, its arrangement as
+//! MIDI, stems and a manifest.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use lofi_arrange::{arrange, ArrangeOptions, Arrangement};
+use lofi_audio::{Layers, Preset, RenderOptions, Track, WavFormat, BUILTIN_PRESETS};
+use lofi_score::Score;
+use serde_json::json;
+
+use crate::args::RenderArgs;
+
+/// Render block size, in samples.
+const BLOCK: usize = 512;
+
+/// The checked form of `RenderArgs`.
+pub struct Plan {
+    pub input: PathBuf,
+    pub wav: PathBuf,
+    pub arrange: ArrangeOptions,
+    pub render: RenderOptions,
+    pub format: WavFormat,
+    pub bits: u32,
+    pub stems: bool,
+    pub json: bool,
+    pub ambience: String,
+}
+
+fn parse_layers(text: &str) -> anyhow::Result<Layers> {
+    let mut layers = Layers::NONE;
+    if text.trim() == "none" {
+        return Ok(layers);
+    }
+    for name in text.split(',').map(str::trim) {
+        match name {
+            "rain" => layers.rain = true,
+            "vinyl" => layers.vinyl = true,
+            "tape" => layers.tape = true,
+            other => {
+                bail!("--ambience: unknown layer {other:?}; use rain, vinyl, tape (comma-separated) or none")
+            }
+        }
+    }
+    Ok(layers)
+}
+
+fn load_preset(spec: &str) -> anyhow::Result<Preset> {
+    if let Some(p) = Preset::builtin(spec) {
+        return Ok(p);
+    }
+    let path = Path::new(spec);
+    if spec.ends_with(".toml") || path.exists() {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading preset {spec}"))?;
+        return Ok(Preset::from_toml(&text, spec)?);
+    }
+    bail!(
+        "--preset {spec:?} is neither a built-in preset ({}) nor a TOML file",
+        BUILTIN_PRESETS.join(", ")
+    )
+}
+
+pub fn plan(a: &RenderArgs) -> anyhow::Result<Plan> {
+    let mut preset = load_preset(&a.preset)?;
+    if let Some(s) = a.swing {
+        preset.drums.swing = s;
+    }
+    preset.validate()?;
+    let format = WavFormat::from_bits(a.bits)?;
+    let soundfont = match &a.soundfont {
+        Some(p) => Some(lofi_audio::load_soundfont(p)?),
+        None => None,
+    };
+    if a.out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+        != Some("wav")
+    {
+        bail!("-o {}: the output must be a .wav file", a.out.display());
+    }
+    let arrange = ArrangeOptions {
+        bpm: a.bpm,
+        minutes: a.minutes,
+        swing: preset.drums.swing,
+        kick_late_ms: (preset.drums.kick_late_ms[0], preset.drums.kick_late_ms[1]),
+        looped: a.looped,
+        seed: a.seed,
+        ..ArrangeOptions::default()
+    };
+    arrange.validate()?;
+    let render = RenderOptions {
+        sample_rate: a.sample_rate,
+        preset,
+        layers: parse_layers(&a.ambience)?,
+        soundfont,
+        seed: a.seed,
+        looped: a.looped,
+        block: BLOCK,
+    };
+    render.validate()?;
+    Ok(Plan {
+        input: a.input.clone(),
+        wav: a.out.clone(),
+        arrange,
+        render,
+        format,
+        bits: a.bits,
+        stems: a.stems,
+        json: a.json,
+        ambience: a.ambience.clone(),
+    })
+}
+
+/// Paths of everything a render writes.
+pub struct Outputs {
+    pub wav: PathBuf,
+    pub midi: PathBuf,
+    pub stems: Vec<PathBuf>,
+    pub manifest: PathBuf,
+}
+
+/// Arranges and renders `score`, writing the track, its MIDI, stems and a
+/// manifest (`extra` is merged into the manifest). Returns the summary
+/// object that `--json` prints.
+pub fn render_score(
+    score: &Score,
+    plan: &Plan,
+    extra: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let start = Instant::now();
+    let arrangement = arrange(score, &plan.arrange)?;
+    let track = lofi_audio::render(&arrangement, &plan.render)?;
+    let outputs = write_outputs(&arrangement, &track, plan, extra)?;
+    Ok(json!({
+        "wav": outputs.wav.display().to_string(),
+        "midi": outputs.midi.display().to_string(),
+        "stems": outputs.stems.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "manifest": outputs.manifest.display().to_string(),
+        "duration_s": track.duration_seconds(),
+        "bpm": arrangement.bpm,
+        "swing": arrangement.swing,
+        "lufs": track.mastered.lufs,
+        "true_peak_dbtp": track.mastered.true_peak_dbtp,
+        "sections": arrangement.sections,
+        "patterns": arrangement.patterns,
+        "render_seconds": start.elapsed().as_secs_f64(),
+    }))
+}
+
+fn write_outputs(
+    arr: &Arrangement,
+    track: &Track,
+    plan: &Plan,
+    extra: serde_json::Value,
+) -> anyhow::Result<Outputs> {
+    let wav = plan.wav.clone();
+    let dir = wav
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let stem_name = wav
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "track".into());
+    let midi = dir.join(format!("{stem_name}.mid"));
+    let rate = track.sample_rate;
+    lofi_audio::write_wav(
+        &wav,
+        &track.master.left,
+        &track.master.right,
+        rate,
+        plan.format,
+        plan.render.seed,
+    )?;
+    arr.score.write_midi(&midi)?;
+    let mut stems = Vec::new();
+    if plan.stems {
+        let folder = dir.join(format!("{stem_name}-stems"));
+        std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+        for (name, st) in &track.stems {
+            let path = folder.join(format!("{name}.wav"));
+            lofi_audio::write_wav(&path, &st.left, &st.right, rate, WavFormat::Float32, 0)?;
+            stems.push(path);
+        }
+    }
+    let manifest = dir.join("manifest.json");
+    let mut value = json!({
+        "lofi_version": env!("CARGO_PKG_VERSION"),
+        "command": "render",
+        "input": plan.input.display().to_string(),
+        "input_fingerprint": fingerprint(&plan.input)?,
+        "seed": plan.render.seed,
+        "options": {
+            "bpm": plan.arrange.bpm, "minutes": plan.arrange.minutes, "swing": plan.arrange.swing,
+            "ambience": plan.ambience, "looped": plan.render.looped, "sample_rate": rate,
+            "bits": plan.bits, "stems": plan.stems,
+            "soundfont": plan.render.soundfont.is_some(),
+        },
+        "preset": plan.render.preset,
+        "arrangement": arr,
+        "outputs": {
+            "wav": file_name(&wav), "midi": file_name(&midi),
+            "stems": stems.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        },
+        "lufs": track.mastered.lufs,
+        "true_peak_dbtp": track.mastered.true_peak_dbtp,
+        "duration_s": track.duration_seconds(),
+    });
+    if let (Some(obj), serde_json::Value::Object(more)) = (value.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    lofi_score::write_atomic(&manifest, serde_json::to_string_pretty(&value)?.as_bytes())
+        .with_context(|| format!("writing {}", manifest.display()))?;
+    Ok(Outputs {
+        wav,
+        midi,
+        stems,
+        manifest,
+    })
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// FNV-1a of a file's bytes, so a manifest names exactly what was rendered.
+fn fingerprint(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    Ok(format!("fnv1a64:{h:016x}"))
+}
+
+pub fn run(a: RenderArgs) -> anyhow::Result<()> {
+    let plan = plan(&a)?;
+    let bytes = std::fs::read(&plan.input).with_context(|| format!("reading {}", plan.input.display()))?;
+    let score =
+        Score::from_midi_bytes(&bytes).with_context(|| format!("reading {}", plan.input.display()))?;
+    let summary = render_score(&score, &plan, json!({}))
+        .with_context(|| format!("rendering {}", plan.input.display()))?;
+    if plan.json {
+        println!("{summary}");
+        return Ok(());
+    }
+    println!(
+        "wrote {} ({:.1} s at {:.0} BPM, {:.1} LUFS, {:.1} dBTP) in {:.2} s",
+        summary["wav"].as_str().unwrap_or_default(),
+        summary["duration_s"].as_f64().unwrap_or_default(),
+        summary["bpm"].as_f64().unwrap_or_default(),
+        summary["lufs"].as_f64().unwrap_or_default(),
+        summary["true_peak_dbtp"].as_f64().unwrap_or_default(),
+        summary["render_seconds"].as_f64().unwrap_or_default(),
+    );
+    println!("  arrangement {}", summary["midi"].as_str().unwrap_or_default());
+    if let Some(stems) = summary["stems"].as_array().filter(|s| !s.is_empty()) {
+        println!(
+            "  stems       {}",
+            stems
+                .iter()
+                .filter_map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    println!(
+        "  manifest    {}",
+        summary["manifest"].as_str().unwrap_or_default()
+    );
+    Ok(())
+}
