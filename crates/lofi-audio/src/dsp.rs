@@ -74,6 +74,38 @@ impl Noise {
     }
 }
 
+/// Rounds to the nearest integer (half away from zero) with a truncating
+/// cast: `f32::round` is a library call on baseline x86-64.
+#[inline]
+pub fn round(x: f32) -> f32 {
+    (if x >= 0.0 { x + 0.5 } else { x - 0.5 }) as i32 as f32
+}
+
+/// Samples (at least 1) until the next event of a Poisson process with `per_sample`
+/// events per sample: drawing gaps instead of a coin per sample.
+#[inline]
+pub fn poisson_gap(noise: &mut Noise, per_sample: f32) -> u32 {
+    let u = noise.unit().max(1e-7);
+    ((-u.ln() / per_sample.max(1e-9)).min(4e9) as u32).max(1)
+}
+
+/// 2× upsampling of `input` into `out` (`out.len()` ≤ 2 × `input.len()`),
+/// adding: even outputs are the input samples, odd ones the Catmull-Rom
+/// midpoint (-1, 9, 9, -1)/16, a 4-tap half-band interpolator that is
+/// transparent for signals well below a quarter of the output rate.
+pub fn upsample2_add(input: &[f32], out: &mut [f32]) {
+    let n = input.len();
+    let at = |i: isize| input[i.clamp(0, n as isize - 1) as usize];
+    for (j, o) in out.iter_mut().enumerate() {
+        let i = (j / 2) as isize;
+        *o += if j % 2 == 0 {
+            at(i)
+        } else {
+            (9.0 * (at(i) + at(i + 1)) - at(i - 1) - at(i + 2)) * (1.0 / 16.0)
+        };
+    }
+}
+
 /// A biquad filter (RBJ cookbook), direct form I.
 #[derive(Clone, Debug, Default)]
 pub struct Biquad {

@@ -1,7 +1,7 @@
 //! The lofi colour: tape wow and flutter, sampler bit and rate reduction,
 //! kick-driven sidechain ducking.
 
-use crate::dsp::{advance, db, sin01, Delay};
+use crate::dsp::{advance, db, round, sin01, Delay};
 
 /// Tape wow and flutter: both channels read through a delay whose length
 /// swings slowly (wow) and quickly (flutter), bending pitch like a worn tape.
@@ -38,7 +38,7 @@ pub fn crush(left: &mut [f32], right: &mut [f32], rate: u32, target_rate: f64, b
             phase += step;
             if phase >= 1.0 {
                 phase -= 1.0;
-                held = (*v * levels).round() / levels;
+                held = round(*v * levels) / levels;
             }
             *v = held;
         }

@@ -164,7 +164,7 @@ impl Instrument for Tone {
                 v.age = v.age.saturating_add(1);
                 // Retire a voice on the sample it falls silent, never at a
                 // block edge, so block size cannot change the output.
-                if v.level < 3e-4 {
+                if v.level < 1e-3 {
                     v.active = false;
                     break;
                 }
@@ -251,7 +251,7 @@ impl Instrument for DrumKit {
         let vel = f32::from(velocity.max(1)) / 127.0;
         let d = |tau: f32| decay(tau, self.rate);
         let (base_hz, tone, noise_level, tone_tau, noise_tau, filter, pan) = match kind {
-            DrumKind::Kick => (48.0, 1.0, 0.15, 0.32, 0.004, Biquad::lowpass(3000.0, 0.7, r), 0.0),
+            DrumKind::Kick => (48.0, 1.0, 0.15, 0.22, 0.004, Biquad::lowpass(3000.0, 0.7, r), 0.0),
             DrumKind::Snare => (
                 185.0,
                 0.45,
@@ -335,7 +335,7 @@ impl Instrument for DrumKit {
                 v.tone *= v.tone_decay;
                 v.noise_level *= v.noise_decay;
                 v.age = v.age.saturating_add(1);
-                if v.tone < 1e-4 && v.noise_level < 1e-4 {
+                if v.tone < 1e-3 && v.noise_level < 1e-3 {
                     v.active = false;
                     break;
                 }

@@ -30,7 +30,7 @@ pub use preset::{
     AmbienceSettings, BassSettings, DrumSettings, KeysSettings, MasterSettings, Preset, SidechainSettings,
     BUILTIN_PRESETS,
 };
-pub use wav::{write_wav, WavFormat};
+pub use wav::{encode_wav, write_wav, WavFormat};
 
 use dsp::{db, saturate, Biquad, Reverb};
 
@@ -221,6 +221,46 @@ fn apply_gain_curve(st: &mut Stereo, curve: &[f32]) {
     }
 }
 
+/// Plays part `index` of the arrangement (keys, bass, drums) at `rate` into
+/// a new buffer of `len` frames, with the built-in instrument for it or the
+/// SoundFont.
+fn play_part(
+    arr: &Arrangement,
+    index: usize,
+    rate: u32,
+    len: usize,
+    opts: &RenderOptions,
+) -> Result<Stereo, AudioError> {
+    let name = ["keys", "bass", "drums"][index];
+    let part = arr
+        .score
+        .parts
+        .get(index)
+        .ok_or_else(|| AudioError::Render(format!("the arrangement has no {name} part")))?;
+    let mut inst: Box<dyn Instrument> = match &opts.soundfont {
+        Some(font) => Box::new(Sf2::new(
+            font,
+            rate,
+            part.program.value(),
+            part.is_drum,
+            opts.block,
+        )?),
+        None if part.is_drum => Box::new(DrumKit::new(rate, opts.seed)),
+        None if index == 1 => Box::new(Tone::new(ToneKind::Bass, rate)),
+        None => Box::new(Tone::new(ToneKind::ElectricPiano, rate)),
+    };
+    let quantum = if opts.soundfont.is_some() { SF2_QUANTUM } else { 1 };
+    let samples_per_tick = f64::from(rate) / arr.ticks_per_second();
+    let mut buf = Stereo::silent(len);
+    play(
+        inst.as_mut(),
+        &events(part, samples_per_tick, quantum),
+        &mut buf,
+        opts.block,
+    );
+    Ok(buf)
+}
+
 /// Renders an arrangement into a mastered track with stems.
 pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioError> {
     opts.validate()?;
@@ -230,39 +270,22 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
     let frames = (arr.duration_seconds() * f64::from(rate)).round() as usize;
     let tail = (TAIL_SECONDS * f64::from(rate)) as usize;
     let total = frames + tail;
-    let quantum = if opts.soundfont.is_some() { SF2_QUANTUM } else { 1 };
 
-    // Instruments play every part into its own buffer.
-    let mut stems: Vec<(&'static str, Stereo)> = Vec::with_capacity(4);
-    for (index, name) in ["keys", "bass", "drums"].into_iter().enumerate() {
-        let part = arr
-            .score
-            .parts
-            .get(index)
-            .ok_or_else(|| AudioError::Render(format!("the arrangement has no {name} part")))?;
-        let mut inst: Box<dyn Instrument> = match &opts.soundfont {
-            Some(font) => Box::new(Sf2::new(
-                font,
-                rate,
-                part.program.value(),
-                part.is_drum,
-                opts.block,
-            )?),
-            None if part.is_drum => Box::new(DrumKit::new(rate, opts.seed)),
-            None if index == 1 => Box::new(Tone::new(ToneKind::Bass, rate)),
-            None => Box::new(Tone::new(ToneKind::ElectricPiano, rate)),
-        };
-        let mut buf = Stereo::silent(total);
-        play(
-            inst.as_mut(),
-            &events(part, samples_per_tick, quantum),
-            &mut buf,
-            opts.block,
-        );
-        stems.push((name, buf));
-    }
-
-    // Bus colour.
+    // Keys and bass are low-passed far below a quarter of the sample rate,
+    // so they are played and coloured at half rate, then upsampled: half
+    // the work for the same sound.
+    let half = p.keys.lowpass_hz.max(p.bass.lowpass_hz) * 2.5 <= f64::from(rate) / 2.0;
+    let inner = if half { rate / 2 } else { rate };
+    let inner_len = |n: usize| if half { n.div_ceil(2) + 2 } else { n };
+    let to_full = |st: Stereo, n: usize| {
+        if !half {
+            return st;
+        }
+        let mut full = Stereo::silent(n);
+        dsp::upsample2_add(&st.left, &mut full.left);
+        dsp::upsample2_add(&st.right, &mut full.right);
+        full
+    };
     let kicks: Vec<u64> = arr
         .kicks
         .iter()
@@ -276,49 +299,49 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
         p.sidechain.depth_db,
         p.sidechain.release_ms,
     );
-    {
-        let keys = &mut stems[0].1;
-        drive(keys, p.keys.drive);
-        lowpass(keys, p.keys.lowpass_hz, rate);
-        fx::wow_flutter(
-            &mut keys.left,
-            &mut keys.right,
-            rate,
-            (p.keys.wow_hz, p.keys.wow_ms),
-            (p.keys.flutter_hz, p.keys.flutter_ms),
-        );
-        if p.keys.reverb > 0.0 {
-            let mut verb = Reverb::new(f64::from(rate), 0.75, 0.5);
-            let send = p.keys.reverb as f32;
-            for i in 0..total {
-                let (wl, wr) = verb.process((keys.left[i] + keys.right[i]) * 0.5);
-                keys.left[i] = keys.left[i] * (1.0 - 0.5 * send) + wl * send * 3.0;
-                keys.right[i] = keys.right[i] * (1.0 - 0.5 * send) + wr * send * 3.0;
-            }
+
+    let mut keys = play_part(arr, 0, inner, inner_len(total), opts)?;
+    drive(&mut keys, p.keys.drive);
+    lowpass(&mut keys, p.keys.lowpass_hz, inner);
+    fx::wow_flutter(
+        &mut keys.left,
+        &mut keys.right,
+        inner,
+        (p.keys.wow_hz, p.keys.wow_ms),
+        (p.keys.flutter_hz, p.keys.flutter_ms),
+    );
+    if p.keys.reverb > 0.0 {
+        let mut verb = Reverb::new(f64::from(inner), 0.75, 0.5);
+        let send = p.keys.reverb as f32;
+        for (l, r) in keys.left.iter_mut().zip(keys.right.iter_mut()) {
+            let (wl, wr) = verb.process((*l + *r) * 0.5);
+            *l = *l * (1.0 - 0.5 * send) + wl * send * 3.0;
+            *r = *r * (1.0 - 0.5 * send) + wr * send * 3.0;
         }
-        apply_gain_curve(keys, &duck);
-        keys.scale(db(p.keys.level_db));
     }
-    {
-        let bass = &mut stems[1].1;
-        drive(bass, p.bass.drive);
-        lowpass(bass, p.bass.lowpass_hz, rate);
-        apply_gain_curve(bass, &duck);
-        bass.scale(db(p.bass.level_db));
-    }
-    {
-        let drums = &mut stems[2].1;
-        fx::crush(
-            &mut drums.left,
-            &mut drums.right,
-            rate,
-            p.drums.sample_rate_hz,
-            p.drums.bits,
-        );
-        lowpass(drums, p.drums.lowpass_hz, rate);
-        drive(drums, p.drums.drive);
-        drums.scale(db(p.drums.level_db));
-    }
+    let mut keys = to_full(keys, total);
+    apply_gain_curve(&mut keys, &duck);
+    keys.scale(db(p.keys.level_db));
+
+    let mut bass = play_part(arr, 1, inner, inner_len(total), opts)?;
+    drive(&mut bass, p.bass.drive);
+    lowpass(&mut bass, p.bass.lowpass_hz, inner);
+    let mut bass = to_full(bass, total);
+    apply_gain_curve(&mut bass, &duck);
+    bass.scale(db(p.bass.level_db));
+
+    let mut drums = play_part(arr, 2, rate, total, opts)?;
+    fx::crush(
+        &mut drums.left,
+        &mut drums.right,
+        rate,
+        p.drums.sample_rate_hz,
+        p.drums.bits,
+    );
+    lowpass(&mut drums, p.drums.lowpass_hz, rate);
+    drive(&mut drums, p.drums.drive);
+    drums.scale(db(p.drums.level_db));
+    let mut stems: Vec<(&'static str, Stereo)> = vec![("keys", keys), ("bass", bass), ("drums", drums)];
 
     // Ambience, for the whole length (plus the wrap crossfade when looping).
     let xfade = if opts.looped {
@@ -329,7 +352,22 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
     let amb_len = if opts.looped { frames + xfade } else { total };
     let mut amb = Stereo::silent(amb_len);
     if opts.layers.rain {
-        ambience::rain(&mut amb.left, &mut amb.right, rate, p.ambience.rain_db, opts.seed);
+        // Rain lives below 5 kHz: made at the inner rate like the keys.
+        let mut rain = Stereo::silent(inner_len(amb_len));
+        ambience::rain(
+            &mut rain.left,
+            &mut rain.right,
+            inner,
+            p.ambience.rain_db,
+            opts.seed,
+        );
+        let rain = to_full(rain, amb_len);
+        for (a, r) in amb.left.iter_mut().zip(&rain.left) {
+            *a += r;
+        }
+        for (a, r) in amb.right.iter_mut().zip(&rain.right) {
+            *a += r;
+        }
     }
     if opts.layers.vinyl {
         ambience::vinyl(

@@ -70,23 +70,48 @@ pub fn master(
     }
     let mut gain_db = target_lufs - lufs;
     let mut ceiling_db = ceiling_dbtp - 0.3;
+    let peaks = peak_envelope(left, right);
     let mut scratch = vec![0.0f32; left.len()];
     let mut result = None;
-    // Loudness alone converges the gain (limiting moves it a little); the
-    // true peak, which costs more to measure, is checked once it has.
-    for _ in 0..8 {
-        limit(left, right, out_l, out_r, &mut scratch, gain_db, ceiling_db, rate);
-        let (l, _) = meter(out_l, out_r, rate, false)?;
-        if (l - target_lufs).abs() > 0.1 {
-            gain_db += target_lufs - l;
-            continue;
-        }
-        let (l, tp) = measure(out_l, out_r, rate)?;
+    // Gain and ceiling are refined together from one measurement of both:
+    // the ceiling only ever falls (by the true-peak excess), and the gain
+    // then only has to make up what the limiter took.
+    for round in 0..6 {
+        limit(
+            left,
+            right,
+            &peaks,
+            out_l,
+            out_r,
+            &mut scratch,
+            gain_db,
+            ceiling_db,
+            rate,
+        );
+        // The first round usually only needs its gain trimmed: skip the
+        // true peak, which costs twice the loudness, until it may pass.
+        let (l, tp) = if round == 0 {
+            let (l, _) = meter(out_l, out_r, rate, false)?;
+            if (l - target_lufs).abs() > 0.1 {
+                gain_db += target_lufs - l;
+                continue;
+            }
+            measure(out_l, out_r, rate)?
+        } else {
+            measure(out_l, out_r, rate)?
+        };
         result = Some((l, tp));
-        if tp <= ceiling_dbtp {
+        let loud_ok = (l - target_lufs).abs() <= 0.1;
+        let peak_ok = tp <= ceiling_dbtp;
+        if loud_ok && peak_ok {
             break;
         }
-        ceiling_db -= tp - ceiling_dbtp + 0.05;
+        if !peak_ok {
+            // Overs the cubic estimate missed: lower the ceiling by the
+            // excess, more each round it does not answer.
+            ceiling_db -= (tp - ceiling_dbtp + 0.1) * f64::from(1u32 << round.min(4));
+        }
+        gain_db += target_lufs - l;
     }
     // Report what the output really measures, converged or not.
     let (lufs, true_peak_dbtp) = match result {
@@ -100,11 +125,44 @@ pub fn master(
     })
 }
 
+/// The peak of each sample and of the inter-sample peaks up to the next
+/// one (4× cubic estimate) over both channels, so the limiter sees most of
+/// what the true-peak meter will. It does not depend on gain: computed once.
+fn peak_envelope(left: &[f32], right: &[f32]) -> Vec<f32> {
+    let n = left.len();
+    let at = |buf: &[f32], i: usize| buf[i.min(n - 1)];
+    (0..n)
+        .map(|i| {
+            let mut peak = 0.0f32;
+            for buf in [left, right] {
+                let (p0, p1, p2, p3) = (
+                    at(buf, i.saturating_sub(1)),
+                    buf[i],
+                    at(buf, i + 1),
+                    at(buf, i + 2),
+                );
+                peak = peak.max(p1.abs());
+                for t in [0.25f32, 0.5, 0.75] {
+                    // Catmull-Rom between p1 and p2.
+                    let y = 0.5
+                        * (2.0 * p1
+                            + (p2 - p0) * t
+                            + (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3) * t * t
+                            + (3.0 * p1 - p0 - 3.0 * p2 + p3) * t * t * t);
+                    peak = peak.max(y.abs());
+                }
+            }
+            peak
+        })
+        .collect()
+}
+
 /// Applies `gain_db`, then a look-ahead peak limiter at `ceiling_db`.
 #[allow(clippy::too_many_arguments)]
 fn limit(
     left: &[f32],
     right: &[f32],
+    peaks: &[f32],
     out_l: &mut [f32],
     out_r: &mut [f32],
     needed: &mut [f32],
@@ -116,10 +174,9 @@ fn limit(
     let ceiling = 10f64.powf(ceiling_db / 20.0) as f32;
     let n = left.len();
     let look = ((0.005 * f64::from(rate)) as usize).max(1);
-    // The gain each sample needs on its own.
-    for i in 0..n {
-        let peak = left[i].abs().max(right[i].abs()) * gain;
-        needed[i] = if peak > ceiling { ceiling / peak } else { 1.0 };
+    for (need, &peak) in needed.iter_mut().zip(peaks) {
+        let peak = peak * gain;
+        *need = if peak > ceiling { ceiling / peak } else { 1.0 };
     }
     // Sliding minimum over the next `look` samples (monotonic deque in a
     // ring of indices), averaged over the last `look` values: at a peak the
@@ -128,8 +185,11 @@ fn limit(
     let cap = look + 1;
     let mut ring = vec![0usize; cap];
     let (mut head, mut len) = (0usize, 0usize);
-    let mut window = vec![1.0f32; look];
-    let mut sum = look as f32;
+    // Before the first sample the window holds the first window's minimum,
+    // so peaks in the first milliseconds are caught too.
+    let first = needed[..look.min(n)].iter().copied().fold(1.0f32, f32::min);
+    let mut window = vec![first; look];
+    let mut sum = first * look as f32;
     let release = (-1.0 / (0.08 * rate as f32)).exp();
     let mut g_prev = 1.0f32;
     let mut pushed = 0usize;
