@@ -25,7 +25,18 @@ fn table() -> &'static [f32; TABLE + 1] {
 /// not `floor`/`rem_euclid`, which are library calls on baseline x86-64.
 #[inline]
 pub fn sin01(phase: f32) -> f32 {
-    let t = table();
+    sin_lookup(table(), phase)
+}
+
+/// The sine table, for loops that call [`sin_lookup`] many times and should
+/// not pay for the lazy initialisation check on every call.
+pub fn sine_table() -> &'static [f32; TABLE + 1] {
+    table()
+}
+
+/// [`sin01`] with the table passed in.
+#[inline(always)]
+pub fn sin_lookup(t: &[f32; TABLE + 1], phase: f32) -> f32 {
     let p = phase + 8.0;
     let p = p - (p as u32) as f32;
     let x = p * TABLE as f32;

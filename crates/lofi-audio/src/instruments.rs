@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rustysynth::{SoundFont, Synthesizer, SynthesizerSettings};
 
-use crate::dsp::{advance, sin01, Biquad, Noise};
+use crate::dsp::{advance, sin_lookup, sine_table, Biquad, Noise};
 use crate::error::AudioError;
 
 /// Something that plays notes.
@@ -35,7 +35,6 @@ struct ToneVoice {
     pitch: u8,
     age: u32,
     phase: f32,
-    mod_phase: f32,
     bell_phase: f32,
     inc: f32,
     level: f32,
@@ -103,7 +102,6 @@ impl Instrument for Tone {
             pitch,
             age: 0,
             phase: 0.0,
-            mod_phase: 0.0,
             bell_phase: 0.0,
             inc: midi_hz(pitch) / self.rate,
             level: 1.0,
@@ -137,6 +135,7 @@ impl Instrument for Tone {
 
     fn render(&mut self, left: &mut [f32], right: &mut [f32]) {
         let bass = self.kind == ToneKind::Bass;
+        let t = sine_table();
         for v in self.voices.iter_mut().filter(|v| v.active) {
             for (l, r) in left.iter_mut().zip(right.iter_mut()) {
                 let attack = if v.age < self.attack {
@@ -144,22 +143,21 @@ impl Instrument for Tone {
                 } else {
                     1.0
                 };
-                let m = sin01(v.phase);
+                let m = sin_lookup(t, v.phase);
                 let s = if bass {
-                    sin01(v.phase + v.index * m) + 0.36 * m * sin01(v.phase + 0.25)
+                    sin_lookup(t, v.phase + v.index * m) + 0.36 * m * sin_lookup(t, v.phase + 0.25)
                 } else if v.bell > 1e-4 {
-                    sin01(v.phase + v.index * m) + v.bell * sin01(v.bell_phase)
+                    advance(&mut v.bell_phase, (v.inc * 7.0).min(0.49));
+                    v.bell *= self.bell_decay;
+                    sin_lookup(t, v.phase + v.index * m) + v.bell * sin_lookup(t, v.bell_phase)
                 } else {
-                    sin01(v.phase + v.index * m)
+                    sin_lookup(t, v.phase + v.index * m)
                 };
                 let out = s * v.level * attack * v.gain;
                 *l += out * v.pan_l;
                 *r += out * v.pan_r;
                 advance(&mut v.phase, v.inc);
-                advance(&mut v.mod_phase, v.inc);
-                advance(&mut v.bell_phase, (v.inc * 7.0).min(0.49));
                 v.index *= self.index_decay;
-                v.bell *= self.bell_decay;
                 v.level *= if v.released { self.release } else { self.amp_decay };
                 v.age = v.age.saturating_add(1);
                 // Retire a voice on the sample it falls silent, never at a
@@ -314,13 +312,14 @@ impl Instrument for DrumKit {
 
     fn render(&mut self, left: &mut [f32], right: &mut [f32]) {
         let rate = self.rate;
+        let t = sine_table();
         for v in self.voices.iter_mut().filter(|v| v.active) {
             let (pl, pr) = (1.0 - v.pan.max(0.0), 1.0 + v.pan.min(0.0));
             for (l, r) in left.iter_mut().zip(right.iter_mut()) {
                 advance(&mut v.phase, (v.base_hz + v.sweep) / rate);
                 v.sweep *= v.sweep_decay;
                 let body = if v.tone > 1e-5 {
-                    v.tone * sin01(v.phase)
+                    v.tone * sin_lookup(t, v.phase)
                 } else {
                     0.0
                 };

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Real-time factor of the whole `lofi render` process on one core.
+
+Runs `taskset -c 0 lofi render` on the project's own fixture (a 3-minute
+track by default) with the built-in instruments and with a SoundFont (when
+one is installed: `apt-get install timgm6mb-soundfont`), each with and
+without --stems, and prints the median wall time of several runs and the
+real-time factor (track seconds / wall seconds).
+
+    python3 bench/render_rtf.py [--runs 5] [--minutes 3] [--soundfont FILE.sf2]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SOUNDFONTS = ["/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/sounds/sf2/FluidR3_GM.sf2"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--minutes", type=float, default=3.0)
+    ap.add_argument("--input", default=os.path.join(ROOT, "testdata", "midi", "chord-loop.mid"))
+    ap.add_argument("--soundfont", default=next((f for f in SOUNDFONTS if os.path.exists(f)), None))
+    args = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "lofi-cli"], cwd=ROOT, check=True)
+    lofi = os.path.join(ROOT, "target", "release", "lofi")
+    cases = [("built-in", []), ("built-in --stems", ["--stems"])]
+    if args.soundfont:
+        cases += [("soundfont", ["--soundfont", args.soundfont]),
+                  ("soundfont --stems", ["--soundfont", args.soundfont, "--stems"])]
+    else:
+        print("no SoundFont installed: SoundFont cases skipped")
+    print(f"input {os.path.relpath(args.input, ROOT)}, {args.minutes} min, taskset -c 0, median of {args.runs}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in cases:
+            walls, duration = [], None
+            for _ in range(args.runs):
+                cmd = ["taskset", "-c", "0", lofi, "render", args.input, "-o", os.path.join(tmp, "t.wav"),
+                       "--minutes", str(args.minutes), "--json"] + extra
+                t0 = time.perf_counter()
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                walls.append(time.perf_counter() - t0)
+                duration = json.loads(out)["duration_s"]
+            med = statistics.median(walls)
+            print(f"{name:20} {duration:7.1f} s of audio in {med:6.3f} s  = {duration / med:6.1f}x real time"
+                  f"   runs: {', '.join(f'{w:.2f}' for w in walls)}")
+
+
+if __name__ == "__main__":
+    main()
