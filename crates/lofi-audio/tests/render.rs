@@ -240,3 +240,37 @@ fn soundfont_render_meets_the_same_targets() {
     let (lufs, tp) = measure(&x.master.left, &x.master.right, 44_100).unwrap();
     assert!((lufs + 14.0).abs() <= 0.5 && tp <= -1.0, "{lufs} LUFS, {tp} dBTP");
 }
+
+#[test]
+fn wav_files_read_back_with_hound() {
+    let t = render(&arrangement(false), &options()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (format, bits) in [
+        (lofi_audio::WavFormat::Int16, 16),
+        (lofi_audio::WavFormat::Int24, 24),
+        (lofi_audio::WavFormat::Float32, 32),
+    ] {
+        let path = dir.path().join(format!("{bits}.wav"));
+        lofi_audio::write_wav(&path, &t.master.left, &t.master.right, 48_000, format, 1).unwrap();
+        let mut r = hound::WavReader::open(&path).unwrap();
+        let spec = r.spec();
+        assert_eq!(
+            (spec.channels, spec.sample_rate, spec.bits_per_sample),
+            (2, 48_000, bits)
+        );
+        assert_eq!(r.duration() as usize, t.master.frames());
+        // Dither and rounding stay within 1.5 LSB of the float signal.
+        let i = t.master.frames() / 2;
+        let got = if bits == 32 {
+            r.samples::<f32>().nth(2 * i).unwrap().unwrap()
+        } else {
+            r.samples::<i32>().nth(2 * i).unwrap().unwrap() as f32 / (1i64 << (bits - 1)) as f32
+        };
+        let lsb = if bits == 32 {
+            0.0
+        } else {
+            1.0 / (1i64 << (bits - 1)) as f32
+        };
+        assert!((got - t.master.left[i]).abs() <= 1.5 * lsb + 1e-9, "{bits}-bit");
+    }
+}
