@@ -36,9 +36,6 @@ pub struct Cache {
     pub songs: Vec<Song>,
 }
 
-/// A cache song, as read back.
-pub type CacheSong = Song;
-
 #[derive(Serialize, Deserialize)]
 struct Header {
     format: u32,

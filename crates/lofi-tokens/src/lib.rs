@@ -18,7 +18,7 @@ mod remi;
 mod split;
 mod vocab;
 
-pub use cache::{Cache, CacheSong, CACHE_FORMAT};
+pub use cache::{Cache, CACHE_FORMAT};
 pub use classic::Classic;
 pub use config::{
     ClassicConfig, DrumsConfig, RemiConfig, TokenizerConfig, DECODE_TICKS_PER_BEAT, TOKENIZER_VERSION,
