@@ -37,6 +37,14 @@ pub enum Command {
     /// mastered to -14 LUFS. Writes FILE.wav, the arrangement as FILE.mid and
     /// a manifest.json beside it; with --stems, FILE-stems/ too.
     Render(RenderArgs),
+    /// Train a next-token model (rnn, gru, lstm, cnn, transformer) on a token cache.
+    ///
+    /// Windows of --seq-len tokens from the training songs, loss on every
+    /// position (or only the token after the window with --last-token-only,
+    /// always so for the CNN), AdamW with warm-up and cosine decay,
+    /// validation on held-out songs every epoch, metrics.csv and checkpoints
+    /// in the run folder. `lofi train --resume RUN_DIR` continues a stopped run.
+    Train(TrainArgs),
 }
 
 #[derive(Debug, Args)]
@@ -132,4 +140,53 @@ pub struct RenderArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Token cache made by `lofi ingest`.
+    #[arg(long, value_name = "CACHE", required_unless_present = "resume")]
+    pub data: Option<PathBuf>,
+    /// Architecture: rnn, gru, lstm, cnn or transformer.
+    #[arg(long, default_value = "lstm")]
+    pub arch: String,
+    /// Continue the run in this folder from its last checkpoint.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
+    /// Run folder to create [default: runs/ARCH-SEED].
+    #[arg(long, value_name = "RUN_DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub seq_len: usize,
+    /// Window stride [default: seq-len, from a random offset each epoch].
+    #[arg(long, value_name = "N")]
+    pub stride: Option<usize>,
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub epochs: usize,
+    /// Stop after this many optimizer steps (still validating and checkpointing).
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<u64>,
+    /// Stop after this many minutes.
+    #[arg(long, value_name = "X")]
+    pub minutes: Option<f64>,
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub batch: usize,
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    pub embed: usize,
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub hidden: usize,
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub layers: usize,
+    #[arg(long, default_value_t = 0.1, value_name = "X")]
+    pub dropout: f64,
+    #[arg(long, default_value_t = 2e-3, value_name = "X")]
+    pub lr: f64,
+    /// Train on the token after each window only (the original approach).
+    #[arg(long)]
+    pub last_token_only: bool,
+    /// Start from this run's best weights (fine-tuning); same architecture and sizes.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub init: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }

@@ -6,6 +6,7 @@ mod args;
 mod ingest;
 mod inspect;
 mod render;
+mod train;
 
 use std::process::ExitCode;
 
@@ -27,5 +28,6 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Ingest(a) => ingest::run(a),
         args::Command::Inspect(a) => inspect::run(a),
         args::Command::Render(a) => render::run(a),
+        args::Command::Train(a) => train::run(a),
     }
 }

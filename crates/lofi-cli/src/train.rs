@@ -1,0 +1,126 @@
+//! `lofi train`: a token cache → a run folder with checkpoints and metrics.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lofi_model::{Arch, ModelConfig, Progress, RunSpec, RunState, TrainOptions};
+use lofi_tokens::Cache;
+
+use crate::args::TrainArgs;
+
+fn bar() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+fn on_progress(bar: &ProgressBar) -> impl FnMut(Progress) + '_ {
+    move |p: Progress| {
+        bar.set_length(p.batches as u64);
+        bar.set_position(p.batch as u64);
+        bar.set_prefix(p.epoch.to_string());
+        bar.set_message(format!("loss {:.4} {:.0} tok/s", p.loss, p.tokens_per_s));
+    }
+}
+
+fn report(run_dir: &std::path::Path, state: &RunState, unigram: f64) {
+    println!("run {}", run_dir.display());
+    println!("  epoch   step  train_loss  val_loss  val_acc  bits/note  rest_share  tokens/s");
+    for r in &state.rows {
+        println!(
+            "  {:5} {:6} {:11.4} {:9.4} {:8.3} {:10.2} {:11.3} {:9.0}",
+            r.epoch,
+            r.step,
+            r.train_loss,
+            r.val_loss,
+            r.val_accuracy,
+            r.val_bits_per_note,
+            r.val_rest_share,
+            r.tokens_per_s
+        );
+    }
+    println!("  unigram baseline loss {unigram:.4} (a model that learned only token frequencies)");
+    println!("  best checkpoint {}", run_dir.join(lofi_model::BEST).display());
+}
+
+pub fn run(a: TrainArgs) -> anyhow::Result<()> {
+    let bar = bar();
+    if let Some(run_dir) = a.resume {
+        let spec =
+            lofi_model::read_spec(&run_dir).with_context(|| format!("reading run {}", run_dir.display()))?;
+        let cache = Cache::read(&spec.data, Some(&spec.tokenizer))?;
+        let state = lofi_model::resume(&run_dir, &cache, &mut on_progress(&bar))?;
+        bar.finish_and_clear();
+        report(
+            &run_dir,
+            &state,
+            lofi_model::unigram_loss(&cache, spec.model.vocab_size),
+        );
+        return Ok(());
+    }
+    let Some(data) = a.data else {
+        bail!("--data CACHE is required (make one with `lofi ingest FOLDER`)");
+    };
+    let arch = Arch::parse(&a.arch)
+        .with_context(|| format!("--arch {:?}: use rnn, gru, lstm, cnn or transformer", a.arch))?;
+    let cache = Cache::read(&data, None)?;
+    let vocab = cache.tokenizer.build()?.vocab().len();
+    let model = ModelConfig::new(arch, vocab, a.seq_len)
+        .with_embed(a.embed)
+        .with_hidden(a.hidden)
+        .with_layers(a.layers)
+        .with_dropout(a.dropout);
+    if let Err(e) = model.check() {
+        bail!("{e}");
+    }
+    if a.batch == 0 || a.epochs == 0 || !(a.lr > 0.0 && a.lr < 1.0) {
+        bail!("--batch and --epochs must be at least 1 and --lr in (0, 1)");
+    }
+    let out = a
+        .out
+        .unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}", arch.name(), a.seed)));
+    let init = match &a.init {
+        Some(p) if p.as_os_str() == "default" => {
+            bail!("--init default: no model ships in this build yet; give a run folder")
+        }
+        Some(dir) => {
+            let spec = lofi_model::read_spec(dir).with_context(|| format!("--init {}", dir.display()))?;
+            if spec.model.arch != arch || spec.tokenizer != cache.tokenizer {
+                bail!(
+                    "--init {}: it is a {} model for another tokenizer or architecture",
+                    dir.display(),
+                    spec.model.arch.name()
+                );
+            }
+            Some(dir.join(lofi_model::BEST))
+        }
+        None => None,
+    };
+    let spec = RunSpec {
+        lofi_version: env!("CARGO_PKG_VERSION").to_string(),
+        model,
+        tokenizer: cache.tokenizer.clone(),
+        train: TrainOptions {
+            epochs: a.epochs,
+            max_steps: a.max_steps,
+            minutes: a.minutes,
+            batch: a.batch,
+            stride: a.stride,
+            lr: a.lr,
+            last_token_only: a.last_token_only,
+            seed: a.seed,
+            ..TrainOptions::default()
+        },
+        data: data.clone(),
+    };
+    let state = lofi_model::start(&out, spec, &cache, init.as_deref(), &mut on_progress(&bar))
+        .with_context(|| format!("training in {}", out.display()))?;
+    bar.finish_and_clear();
+    report(&out, &state, lofi_model::unigram_loss(&cache, vocab));
+    Ok(())
+}

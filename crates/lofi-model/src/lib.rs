@@ -1,0 +1,21 @@
+//! `lofi-model`: next-token models over lofi's token vocabularies, with burn.
+//!
+//! Five architectures behind one module ([`LofiModel`]): a plain Elman RNN,
+//! a GRU, an LSTM, a 1D CNN of convolutions and max-pooling with a dense
+//! head (the original approach's), and a small causal Transformer. They are
+//! built from a [`ModelConfig`] saved beside their weights, trained on the
+//! same windows of the same token cache, and compared by the same validation
+//! figures (loss, accuracy, bits per note, rest share of predictions).
+
+mod data;
+mod error;
+mod model;
+mod train;
+
+pub use data::{stream, Stream};
+pub use error::ModelError;
+pub use model::{Arch, LofiModel, ModelConfig};
+pub use train::{
+    learning_rate, load_best, read_spec, resume, start, start_interrupted, unigram_loss, EpochRow, Progress,
+    RunSpec, RunState, TrainOptions, BEST,
+};

@@ -1,0 +1,253 @@
+//! The architectures, behind one module: an embedding, a body (a stack of
+//! Elman RNN, GRU or LSTM layers, a 1D CNN with max-pooling, or a causal
+//! Transformer) and a linear head over the vocabulary.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::attention::generate_autoregressive_mask;
+use burn::nn::conv::{Conv1d, Conv1dConfig};
+use burn::nn::pool::{MaxPool1d, MaxPool1dConfig};
+use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Gru, GruConfig, Linear, LinearConfig, Lstm,
+    LstmConfig, PaddingConfig1d, Rnn, RnnConfig,
+};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Int, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// Which architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    Rnn,
+    Gru,
+    Lstm,
+    Cnn,
+    Transformer,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 5] = [Arch::Rnn, Arch::Gru, Arch::Lstm, Arch::Cnn, Arch::Transformer];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Rnn => "rnn",
+            Arch::Gru => "gru",
+            Arch::Lstm => "lstm",
+            Arch::Cnn => "cnn",
+            Arch::Transformer => "transformer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Arch> {
+        Arch::ALL.into_iter().find(|a| a.name() == s)
+    }
+
+    /// Whether the model predicts the token after every position (teacher
+    /// forcing over the window) or, like the original CNN, only the token
+    /// after the window.
+    pub fn predicts_every_position(self) -> bool {
+        self != Arch::Cnn
+    }
+}
+
+/// Hyperparameters of a model; saved as JSON beside its weights.
+#[derive(Config, Debug)]
+pub struct ModelConfig {
+    pub arch: Arch,
+    pub vocab_size: usize,
+    /// Window length the model reads (the CNN's dense head depends on it).
+    pub seq_len: usize,
+    #[config(default = 128)]
+    pub embed: usize,
+    #[config(default = 256)]
+    pub hidden: usize,
+    #[config(default = 2)]
+    pub layers: usize,
+    #[config(default = 0.1)]
+    pub dropout: f64,
+    /// Attention heads of the Transformer.
+    #[config(default = 4)]
+    pub heads: usize,
+}
+
+impl ModelConfig {
+    /// Checks the sizes, naming the first one that cannot work.
+    pub fn check(&self) -> Result<(), String> {
+        if self.vocab_size < 4 || self.vocab_size > 65_536 {
+            return Err(format!("vocab_size {} must be 4..=65536", self.vocab_size));
+        }
+        for (name, v, lo, hi) in [
+            ("seq_len", self.seq_len, 2, 4096),
+            ("embed", self.embed, 1, 4096),
+            ("hidden", self.hidden, 1, 8192),
+            ("layers", self.layers, 1, 16),
+        ] {
+            if v < lo || v > hi {
+                return Err(format!("{name} = {v} is out of range {lo}..={hi}"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!("dropout = {} must be in [0, 1)", self.dropout));
+        }
+        if self.arch == Arch::Cnn && self.seq_len >> self.layers == 0 {
+            return Err(format!(
+                "the CNN halves the window {} times; seq_len {} is too short",
+                self.layers, self.seq_len
+            ));
+        }
+        if self.arch == Arch::Transformer && (self.heads == 0 || self.embed % self.heads != 0) {
+            return Err(format!(
+                "embed {} must be a multiple of heads {}",
+                self.embed, self.heads
+            ));
+        }
+        Ok(())
+    }
+
+    /// Builds a freshly initialised model on `device`.
+    pub fn init(&self, device: &Device) -> LofiModel {
+        let body = match self.arch {
+            Arch::Rnn => Body::Rnn(
+                (0..self.layers)
+                    .map(|i| RnnConfig::new(self.input_of(i), self.hidden, true).init(device))
+                    .collect(),
+            ),
+            Arch::Gru => Body::Gru(
+                (0..self.layers)
+                    .map(|i| GruConfig::new(self.input_of(i), self.hidden, true).init(device))
+                    .collect(),
+            ),
+            Arch::Lstm => Body::Lstm(
+                (0..self.layers)
+                    .map(|i| LstmConfig::new(self.input_of(i), self.hidden, true).init(device))
+                    .collect(),
+            ),
+            Arch::Cnn => Body::Cnn(Cnn {
+                convs: (0..self.layers)
+                    .map(|i| {
+                        Conv1dConfig::new(self.input_of(i), self.hidden, 3)
+                            .with_padding(PaddingConfig1d::Same)
+                            .init(device)
+                    })
+                    .collect(),
+                pool: MaxPool1dConfig::new(2).with_stride(2).init(),
+                dense: LinearConfig::new(self.hidden * (self.seq_len >> self.layers), self.hidden)
+                    .init(device),
+            }),
+            Arch::Transformer => Body::Transformer(Decoder {
+                positions: EmbeddingConfig::new(self.seq_len, self.embed).init(device),
+                encoder: TransformerEncoderConfig::new(self.embed, self.hidden, self.heads, self.layers)
+                    .with_dropout(self.dropout)
+                    .with_norm_first(true)
+                    .init(device),
+            }),
+        };
+        let head_in = if self.arch == Arch::Transformer {
+            self.embed
+        } else {
+            self.hidden
+        };
+        LofiModel {
+            embedding: EmbeddingConfig::new(self.vocab_size, self.embed).init(device),
+            body,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            head: LinearConfig::new(head_in, self.vocab_size).init(device),
+        }
+    }
+
+    fn input_of(&self, layer: usize) -> usize {
+        if layer == 0 {
+            self.embed
+        } else {
+            self.hidden
+        }
+    }
+}
+
+/// The 1D CNN of the original approach: convolutions with max-pooling over
+/// the window, then a dense layer.
+#[derive(Module, Debug)]
+pub struct Cnn {
+    convs: Vec<Conv1d>,
+    pool: MaxPool1d,
+    dense: Linear,
+}
+
+/// A causal Transformer decoder (encoder blocks under a causal mask) with
+/// learned positions.
+#[derive(Module, Debug)]
+pub struct Decoder {
+    positions: Embedding,
+    encoder: TransformerEncoder,
+}
+
+#[derive(Module, Debug)]
+pub enum Body {
+    Rnn(Vec<Rnn>),
+    Gru(Vec<Gru>),
+    Lstm(Vec<Lstm>),
+    Cnn(Cnn),
+    Transformer(Decoder),
+}
+
+/// A next-token model.
+#[derive(Module, Debug)]
+pub struct LofiModel {
+    embedding: Embedding,
+    body: Body,
+    dropout: Dropout,
+    head: Linear,
+}
+
+impl LofiModel {
+    /// Logits for the next token.
+    ///
+    /// tokens `[batch, seq]` → `[batch, seq, vocab]` (recurrent and
+    /// Transformer: a prediction after every position) or `[batch, 1, vocab]`
+    /// (CNN: the token after the window).
+    pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        let [batch, seq] = tokens.dims();
+        // [batch, seq] → [batch, seq, embed]
+        let x = self.dropout.forward(self.embedding.forward(tokens));
+        let h = match &self.body {
+            Body::Rnn(layers) => layers
+                .iter()
+                .fold(x, |x, l| self.dropout.forward(l.forward(x, None).0)),
+            Body::Gru(layers) => layers
+                .iter()
+                .fold(x, |x, l| self.dropout.forward(l.forward(x, None))),
+            Body::Lstm(layers) => layers
+                .iter()
+                .fold(x, |x, l| self.dropout.forward(l.forward(x, None).0)),
+            Body::Cnn(cnn) => {
+                // [batch, seq, embed] → [batch, embed, seq] → convs and pools
+                // → [batch, hidden, seq / 2^layers] → [batch, 1, hidden]
+                let mut c = x.swap_dims(1, 2);
+                for conv in &cnn.convs {
+                    c = cnn.pool.forward(relu(conv.forward(c)));
+                }
+                let flat: Tensor<2> = c.flatten(1, 2);
+                relu(cnn.dense.forward(flat)).reshape([batch, 1, cnn.dense_out()])
+            }
+            Body::Transformer(dec) => {
+                let device = x.device();
+                // positions [1, seq] → [1, seq, embed], broadcast over the batch
+                let pos = Tensor::<1, Int>::arange(0..seq as i64, &device).reshape([1, seq]);
+                let x = x + dec.positions.forward(pos);
+                let mask = generate_autoregressive_mask(batch, seq, &device);
+                dec.encoder
+                    .forward(TransformerEncoderInput::new(x).mask_attn(mask))
+            }
+        };
+        // [batch, seq', features] → [batch, seq', vocab]
+        self.head.forward(h)
+    }
+}
+
+impl Cnn {
+    fn dense_out(&self) -> usize {
+        self.dense.weight.dims()[1]
+    }
+}
