@@ -184,6 +184,9 @@ pub struct TrainArgs {
     /// Train on the token after each window only (the original approach).
     #[arg(long)]
     pub last_token_only: bool,
+    /// Weight of rest tokens in the training loss (below 1 counters the classic scheme's rests).
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub rest_weight: f64,
     /// Start from this run's best weights (fine-tuning); same architecture and sizes.
     #[arg(long, value_name = "RUN_DIR")]
     pub init: Option<PathBuf>,

@@ -81,6 +81,9 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     if a.batch == 0 || a.epochs == 0 || !(a.lr > 0.0 && a.lr < 1.0) {
         bail!("--batch and --epochs must be at least 1 and --lr in (0, 1)");
     }
+    if !(a.rest_weight > 0.0 && a.rest_weight <= 1.0) {
+        bail!("--rest-weight {} must be in (0, 1]", a.rest_weight);
+    }
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}", arch.name(), a.seed)));
@@ -113,6 +116,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             stride: a.stride,
             lr: a.lr,
             last_token_only: a.last_token_only,
+            rest_weight: a.rest_weight,
             seed: a.seed,
             ..TrainOptions::default()
         },

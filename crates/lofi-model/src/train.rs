@@ -44,7 +44,15 @@ pub struct TrainOptions {
     /// Train on the token after the window only (the original approach;
     /// always so for the CNN).
     pub last_token_only: bool,
+    /// Weight of rest tokens in the training loss (1 = plain cross-entropy;
+    /// below 1 counters the `classic` scheme's flood of rests).
+    #[serde(default = "one")]
+    pub rest_weight: f64,
     pub seed: u64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl Default for TrainOptions {
@@ -61,6 +69,7 @@ impl Default for TrainOptions {
             clip: 1.0,
             patience: 3,
             last_token_only: false,
+            rest_weight: 1.0,
             seed: 0,
         }
     }
@@ -411,7 +420,22 @@ fn run(
     }
     let total_steps = o.max_steps.unwrap_or((o.epochs * per_epoch) as u64);
     let device = Device::flex().autodiff();
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let loss_fn = if (o.rest_weight - 1.0).abs() > f64::EPSILON {
+        let tokenizer = spec.tokenizer.build()?;
+        let weights = (0..spec.model.vocab_size)
+            .map(|t| {
+                let rest = u16::try_from(t).is_ok_and(|t| tokenizer.is_rest(t));
+                if rest {
+                    o.rest_weight as f32
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        CrossEntropyLossConfig::new().with_weights(Some(weights)).init(&device)
+    } else {
+        CrossEntropyLossConfig::new().init(&device)
+    };
     let started = Instant::now();
     let seconds_before = state.seconds;
 
