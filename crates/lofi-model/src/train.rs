@@ -432,7 +432,9 @@ fn run(
                 }
             })
             .collect();
-        CrossEntropyLossConfig::new().with_weights(Some(weights)).init(&device)
+        CrossEntropyLossConfig::new()
+            .with_weights(Some(weights))
+            .init(&device)
     } else {
         CrossEntropyLossConfig::new().init(&device)
     };
