@@ -192,6 +192,19 @@ pub fn start(
     init: Option<&Path>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunState, ModelError> {
+    begin(run_dir, spec, cache, init, None, progress)
+}
+
+/// Creates the run folder and its spec, initialises (or loads) the model
+/// from the seed and trains, stopping after `stop_after` epochs if given.
+fn begin(
+    run_dir: &Path,
+    spec: RunSpec,
+    cache: &Cache,
+    init: Option<&Path>,
+    stop_after: Option<usize>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RunState, ModelError> {
     spec.model.check().map_err(ModelError::Config)?;
     if run_dir.join(SPEC).exists() {
         return Err(ModelError::Config(format!(
@@ -207,14 +220,15 @@ pub fn start(
     if let Some(path) = init {
         model = model.try_load_file(path).map_err(|e| io(path, e))?;
     }
+    let optim = optimizer(&spec.train);
     run(
         run_dir,
         &spec,
         cache,
         RunState::default(),
         model,
-        optimizer(&spec.train),
-        None,
+        optim,
+        stop_after,
         progress,
     )
 }
@@ -368,22 +382,7 @@ pub fn start_interrupted(
     cache: &Cache,
     after_epochs: usize,
 ) -> Result<RunState, ModelError> {
-    spec.model.check().map_err(ModelError::Config)?;
-    std::fs::create_dir_all(run_dir).map_err(|e| io(run_dir, e))?;
-    write_json(&run_dir.join(SPEC), &spec)?;
-    let device = Device::flex().autodiff();
-    device.seed(device_seed(spec.train.seed, 0));
-    let model = spec.model.init(&device);
-    run(
-        run_dir,
-        &spec,
-        cache,
-        RunState::default(),
-        model,
-        optimizer(&spec.train),
-        Some(after_epochs),
-        &mut |_| {},
-    )
+    begin(run_dir, spec, cache, None, Some(after_epochs), &mut |_| {})
 }
 
 #[allow(clippy::too_many_arguments)]
