@@ -193,7 +193,6 @@ fn write_outputs(
         "lofi_version": env!("CARGO_PKG_VERSION"),
         "command": "render",
         "input": plan.input.display().to_string(),
-        "input_fingerprint": fingerprint(&plan.input)?,
         "seed": plan.render.seed,
         "options": {
             "bpm": plan.arrange.bpm, "minutes": plan.arrange.minutes, "swing": plan.arrange.swing,
@@ -230,15 +229,10 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// FNV-1a of a file's bytes, so a manifest names exactly what was rendered.
-fn fingerprint(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    Ok(format!("fnv1a64:{h:016x}"))
+/// A stable hash of the input's bytes, so a manifest names exactly what
+/// was rendered (from the bytes already read, not a second read).
+fn fingerprint(bytes: &[u8]) -> String {
+    format!("{:016x}", lofi_tokens::stable_hash(0, bytes))
 }
 
 pub fn run(a: RenderArgs) -> anyhow::Result<()> {
@@ -246,8 +240,9 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     let bytes = std::fs::read(&plan.input).with_context(|| format!("reading {}", plan.input.display()))?;
     let score =
         Score::from_midi_bytes(&bytes).with_context(|| format!("reading {}", plan.input.display()))?;
-    let summary = render_score(&score, &plan, json!({}))
-        .with_context(|| format!("rendering {}", plan.input.display()))?;
+    let extra = json!({ "input_fingerprint": fingerprint(&bytes) });
+    let summary =
+        render_score(&score, &plan, extra).with_context(|| format!("rendering {}", plan.input.display()))?;
     if plan.json {
         println!("{summary}");
         return Ok(());

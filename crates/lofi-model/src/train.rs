@@ -14,7 +14,7 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use lofi_tokens::{Cache, Split, TokenizerConfig};
+use lofi_tokens::{Cache, Split, Tokenizer, TokenizerConfig};
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -206,6 +206,12 @@ fn begin(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunState, ModelError> {
     spec.model.check().map_err(ModelError::Config)?;
+    if cache.tokenizer != spec.tokenizer {
+        return Err(ModelError::TokenizerMismatch {
+            model: spec.tokenizer.describe(),
+            data: cache.tokenizer.describe(),
+        });
+    }
     if run_dir.join(SPEC).exists() {
         return Err(ModelError::Config(format!(
             "{} already holds a run; use --resume to continue it or another --out",
@@ -308,8 +314,12 @@ struct Validation {
     bits_per_note: f64,
 }
 
-fn validate(model: &LofiModel, spec: &RunSpec, val: &Stream) -> Result<Validation, ModelError> {
-    let tokenizer = spec.tokenizer.build()?;
+fn validate(
+    model: &LofiModel,
+    spec: &RunSpec,
+    tokenizer: &dyn Tokenizer,
+    val: &Stream,
+) -> Result<Validation, ModelError> {
     let device = Device::flex();
     let model = model.valid();
     let seq = spec.model.seq_len;
@@ -419,8 +429,8 @@ fn run(
     }
     let total_steps = o.max_steps.unwrap_or((o.epochs * per_epoch) as u64);
     let device = Device::flex().autodiff();
+    let tokenizer = spec.tokenizer.build()?;
     let loss_fn = if (o.rest_weight - 1.0).abs() > f64::EPSILON {
-        let tokenizer = spec.tokenizer.build()?;
         let weights = (0..spec.model.vocab_size)
             .map(|t| {
                 let rest = u16::try_from(t).is_ok_and(|t| tokenizer.is_rest(t));
@@ -485,7 +495,7 @@ fn run(
             }
         }
         let train_seconds = epoch_start.elapsed().as_secs_f64();
-        let v = validate(&model, spec, &val)?;
+        let v = validate(&model, spec, tokenizer.as_ref(), &val)?;
         state.epochs_done = epoch;
         state.seconds = seconds_before + started.elapsed().as_secs_f64();
         state.rows.push(EpochRow {

@@ -44,9 +44,13 @@ fn mismatched_tokenizer_and_reused_run_dir_are_errors() {
     s.tokenizer = TokenizerConfig::by_name("classic").unwrap();
     let err = start(dir.path(), s, &cache, None, &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("tokenizer"), "{err}");
+    assert!(
+        !Path::new(dir.path()).join("run.json").exists(),
+        "a refused run leaves nothing"
+    );
+    start(dir.path(), spec(Arch::Gru, 1, &cache), &cache, None, &mut |_| {}).unwrap();
     let err = start(dir.path(), spec(Arch::Gru, 1, &cache), &cache, None, &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("already holds a run"), "{err}");
     let bad = ModelConfig::new(Arch::Cnn, 396, 4).with_layers(5);
     assert!(bad.check().is_err());
-    assert!(Path::new(dir.path()).join("run.json").exists());
 }

@@ -291,8 +291,5 @@ impl Score {
     }
 
     /// A plain default velocity for notes made without one.
-    pub const DEFAULT_VELOCITY: Velocity = match Velocity::new(80) {
-        Some(v) => v,
-        None => unreachable!(),
-    };
+    pub const DEFAULT_VELOCITY: Velocity = Velocity::saturating(80);
 }

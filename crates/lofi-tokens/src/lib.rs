@@ -29,7 +29,7 @@ pub use ingest::{
     find_midi_files, ingest, ingest_files, Corpus, IngestOptions, IngestSummary, Skipped, Song,
 };
 pub use remi::Remi;
-pub use split::{split_of, Split};
+pub use split::{split_of, stable_hash, Split};
 pub use vocab::{Token, Vocab, BOS, EOS, PAD};
 
 use lofi_score::Score;

@@ -16,7 +16,7 @@ pub enum Split {
 
 /// A 64-bit hash that never changes between runs, platforms or Rust
 /// versions (FNV-1a, then SplitMix64's finaliser to spread the bits).
-pub(crate) fn stable_hash(seed: u64, bytes: &[u8]) -> u64 {
+pub fn stable_hash(seed: u64, bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in seed.to_le_bytes().iter().chain(bytes) {
         h ^= u64::from(b);
