@@ -45,6 +45,17 @@ pub enum Command {
     /// validation on held-out songs every epoch, metrics.csv and checkpoints
     /// in the run folder. `lofi train --resume RUN_DIR` continues a stopped run.
     Train(TrainArgs),
+    /// Write new music with a model, and a finished lofi track of it.
+    ///
+    /// Samples --notes notes from the model (the one built into the binary
+    /// unless --model names a run folder), from scratch, from your own MIDI
+    /// (--prompt) or from an excerpt of a token cache (--prompt-cache),
+    /// checks them against the training corpus so no song is copied, and
+    /// writes sample.mid, track.wav, track.mid and manifest.json into --out.
+    Generate(GenerateArgs),
+    /// Build the novelty index of a token cache (hashed note runs of every
+    /// song), for `lofi generate --index` with models trained on your data.
+    Index(IndexArgs),
 }
 
 #[derive(Debug, Args)]
@@ -92,21 +103,9 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
+/// How the track is made; shared by `render` and `generate`.
 #[derive(Debug, Args)]
-pub struct RenderArgs {
-    /// The MIDI file whose notes become the keys.
-    pub input: PathBuf,
-    /// WAV file to write.
-    #[arg(
-        short = 'o',
-        long = "out",
-        default_value = "track.wav",
-        value_name = "FILE.wav"
-    )]
-    pub out: PathBuf,
-    /// Tempo [default: the input's when it is 60-100 BPM, otherwise 68-90 from the seed].
-    #[arg(long, value_name = "N")]
-    pub bpm: Option<f64>,
+pub struct TrackArgs {
     /// Length of the track in minutes.
     #[arg(long, default_value_t = 3.0, value_name = "X")]
     pub minutes: f64,
@@ -128,15 +127,34 @@ pub struct RenderArgs {
     /// Bit depth of the track (16 or 24); stems are 32-bit float.
     #[arg(long, default_value_t = 24, value_name = "N")]
     pub bits: u32,
-    /// Seed of every random choice (tempo, patterns, humanizing, ambience, dither).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// Also write keys, bass, drums and ambience stems (they sum to the pre-master mix).
     #[arg(long)]
     pub stems: bool,
     /// Make the track loop seamlessly (no intro or outro, tails wrap around).
     #[arg(long = "loop")]
     pub looped: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The MIDI file whose notes become the keys.
+    pub input: PathBuf,
+    /// WAV file to write.
+    #[arg(
+        short = 'o',
+        long = "out",
+        default_value = "track.wav",
+        value_name = "FILE.wav"
+    )]
+    pub out: PathBuf,
+    /// Tempo [default: the input's when it is 60-100 BPM, otherwise 68-90 from the seed].
+    #[arg(long, value_name = "N")]
+    pub bpm: Option<f64>,
+    /// Seed of every random choice (tempo, patterns, humanizing, ambience, dither).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub track: TrackArgs,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -187,9 +205,94 @@ pub struct TrainArgs {
     /// Weight of rest tokens in the training loss (below 1 counters the classic scheme's rests).
     #[arg(long, default_value_t = 1.0, value_name = "X")]
     pub rest_weight: f64,
-    /// Start from this run's best weights (fine-tuning); same architecture and sizes.
-    #[arg(long, value_name = "RUN_DIR")]
+    /// Fine-tune: start from a model (a run folder, or default for the built-in one), keeping
+    /// its architecture and sizes (the size flags then do not apply).
+    #[arg(long, value_name = "RUN_DIR|default")]
     pub init: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Model: a run folder made by `lofi train` (its best checkpoint), or default.
+    #[arg(long, default_value = "default", value_name = "RUN_DIR|default")]
+    pub model: String,
+    /// Seed of every random choice (sampling, tempo, and the track's).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Notes to generate (pitch onsets: a 3-note chord is 3 notes).
+    #[arg(long, default_value_t = 500, value_name = "N")]
+    pub notes: usize,
+    /// Sampling temperature: lower is safer, higher wilder; 0 = always the likeliest token.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_name = "X")]
+    pub temperature: f64,
+    /// Sample only from the K likeliest tokens (0 = no limit).
+    #[arg(long, default_value_t = 0, value_name = "K")]
+    pub top_k: usize,
+    /// Sample from the likeliest tokens that together reach this probability (1 = no limit).
+    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true, value_name = "P")]
+    pub top_p: f64,
+    /// Penalty on tokens used in the last 64 (1 = off; music repeats on purpose).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_name = "X")]
+    pub repetition_penalty: f64,
+    /// No token may follow itself more than this many times in a row.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_token_run: usize,
+    /// Added to the log-odds of rest tokens (classic tokenizer): negative means fewer rests.
+    #[arg(long, default_value_t = 0.0, value_name = "X", allow_negative_numbers = true)]
+    pub rest_bias: f64,
+    /// Keep the music in key: taken from the log-odds of pitches outside the scale of the
+    /// key of its first 64 notes (0 = off).
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub key_bias: f64,
+    /// Continue this MIDI file (in its key and tempo); the sample holds only the new notes.
+    #[arg(long, value_name = "FILE.mid", conflicts_with = "prompt_cache")]
+    pub prompt: Option<PathBuf>,
+    /// Continue a random excerpt (from --seed) of a held-out song of this token cache.
+    #[arg(long, value_name = "CACHE")]
+    pub prompt_cache: Option<PathBuf>,
+    /// Transpose the result to this key, e.g. C, F#m, Bb, "A minor".
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Tempo [default: the prompt's, otherwise 70-90 from the seed].
+    #[arg(long, value_name = "N")]
+    pub bpm: Option<f64>,
+    /// Folder to write into [default: a new lofi-SEED[-N] folder in the current one].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Novelty index to check the output against: default (the built-in one
+    /// of the default model's corpus), a file made by `lofi index`, or none.
+    #[arg(long, default_value = "default", value_name = "FILE|default|none")]
+    pub index: String,
+    /// Output copying more consecutive notes of a training song is drawn again.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub max_copied_run: usize,
+    /// Output repeating one onset (the same pitches) more times in a row is drawn again.
+    #[arg(long, default_value_t = 31, value_name = "N")]
+    pub max_onset_run: usize,
+    /// Draws before giving up on a piece that copies the corpus or gets stuck.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub attempts: usize,
+    /// Write only sample.mid and the manifest, no track.
+    #[arg(long)]
+    pub no_track: bool,
+    /// Re-read the whole window for every token instead of carrying the
+    /// model's state (slow; the benchmark baseline).
+    #[arg(long, hide = true)]
+    pub naive: bool,
+    #[command(flatten)]
+    pub track: TrackArgs,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Token cache made by `lofi ingest`.
+    pub cache: PathBuf,
+    /// Index file to write.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: PathBuf,
 }

@@ -3,6 +3,7 @@
 //! non-zero exit status.
 
 mod args;
+mod generate;
 mod ingest;
 mod inspect;
 mod render;
@@ -29,5 +30,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Inspect(a) => inspect::run(a),
         args::Command::Render(a) => render::run(a),
         args::Command::Train(a) => train::run(a),
+        args::Command::Generate(a) => generate::run(a),
+        args::Command::Index(a) => generate::index(a),
     }
 }

@@ -10,7 +10,7 @@ use lofi_audio::{Layers, Preset, RenderOptions, Track, WavFormat, BUILTIN_PRESET
 use lofi_score::Score;
 use serde_json::json;
 
-use crate::args::RenderArgs;
+use crate::args::{RenderArgs, TrackArgs};
 
 /// Render block size, in samples.
 const BLOCK: usize = 512;
@@ -61,7 +61,16 @@ fn load_preset(spec: &str) -> anyhow::Result<Preset> {
     )
 }
 
-pub fn plan(a: &RenderArgs) -> anyhow::Result<Plan> {
+/// Checks the track options; `input` and `wav` name the source and the
+/// track file, `bpm` and `seed` are the command's own.
+pub fn plan(
+    input: &Path,
+    wav: &Path,
+    bpm: Option<f64>,
+    seed: u64,
+    json: bool,
+    a: &TrackArgs,
+) -> anyhow::Result<Plan> {
     let mut preset = load_preset(&a.preset)?;
     if let Some(s) = a.swing {
         preset.drums.swing = s;
@@ -72,22 +81,22 @@ pub fn plan(a: &RenderArgs) -> anyhow::Result<Plan> {
         Some(p) => Some(lofi_audio::load_soundfont(p)?),
         None => None,
     };
-    if a.out
+    if wav
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .as_deref()
         != Some("wav")
     {
-        bail!("-o {}: the output must be a .wav file", a.out.display());
+        bail!("-o {}: the output must be a .wav file", wav.display());
     }
     let arrange = ArrangeOptions {
-        bpm: a.bpm,
+        bpm,
         minutes: a.minutes,
         swing: preset.drums.swing,
         kick_late_ms: (preset.drums.kick_late_ms[0], preset.drums.kick_late_ms[1]),
         looped: a.looped,
-        seed: a.seed,
+        seed,
         ..ArrangeOptions::default()
     };
     arrange.validate()?;
@@ -96,20 +105,20 @@ pub fn plan(a: &RenderArgs) -> anyhow::Result<Plan> {
         preset,
         layers: parse_layers(&a.ambience)?,
         soundfont,
-        seed: a.seed,
+        seed,
         looped: a.looped,
         block: BLOCK,
     };
     render.validate()?;
     Ok(Plan {
-        input: a.input.clone(),
-        wav: a.out.clone(),
+        input: input.to_path_buf(),
+        wav: wav.to_path_buf(),
         arrange,
         render,
         format,
         bits: a.bits,
         stems: a.stems,
-        json: a.json,
+        json,
         ambience: a.ambience.clone(),
     })
 }
@@ -236,7 +245,7 @@ fn fingerprint(bytes: &[u8]) -> String {
 }
 
 pub fn run(a: RenderArgs) -> anyhow::Result<()> {
-    let plan = plan(&a)?;
+    let plan = plan(&a.input, &a.out, a.bpm, a.seed, a.json, &a.track)?;
     let bytes = std::fs::read(&plan.input).with_context(|| format!("reading {}", plan.input.display()))?;
     let score =
         Score::from_midi_bytes(&bytes).with_context(|| format!("reading {}", plan.input.display()))?;

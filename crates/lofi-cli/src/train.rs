@@ -66,15 +66,49 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let Some(data) = a.data else {
         bail!("--data CACHE is required (make one with `lofi ingest FOLDER`)");
     };
-    let arch = Arch::parse(&a.arch)
-        .with_context(|| format!("--arch {:?}: use rnn, gru, lstm, cnn or transformer", a.arch))?;
     let cache = Cache::read(&data, None)?;
     let vocab = cache.tokenizer.build()?.vocab().len();
-    let model = ModelConfig::new(arch, vocab, a.seq_len)
-        .with_embed(a.embed)
-        .with_hidden(a.hidden)
-        .with_layers(a.layers)
-        .with_dropout(a.dropout);
+    // Fine-tuning starts from a model's weights, so it takes that model's
+    // architecture and sizes; the size flags only shape a fresh model.
+    let init = match &a.init {
+        Some(p) if p.as_os_str() == "default" => Some((
+            serde_json::from_slice::<RunSpec>(lofi_gen::DEFAULT_SPEC).context("the built-in model's spec")?,
+            lofi_gen::DEFAULT_MODEL.to_vec(),
+            PathBuf::from("default"),
+        )),
+        Some(dir) => {
+            let spec = lofi_model::read_spec(dir).with_context(|| format!("--init {}", dir.display()))?;
+            let best = dir.join(lofi_model::BEST);
+            let weights =
+                std::fs::read(&best).with_context(|| format!("--init: reading {}", best.display()))?;
+            Some((spec, weights, best))
+        }
+        None => None,
+    };
+    let model = match &init {
+        Some((spec, _, source)) => {
+            if spec.tokenizer != cache.tokenizer {
+                bail!(
+                    "--init {}: the model was made for tokenizer {}, but {} uses {}; ingest with the model's tokenizer",
+                    source.display(),
+                    spec.tokenizer.describe(),
+                    data.display(),
+                    cache.tokenizer.describe()
+                );
+            }
+            spec.model.clone()
+        }
+        None => {
+            let arch = Arch::parse(&a.arch)
+                .with_context(|| format!("--arch {:?}: use rnn, gru, lstm, cnn or transformer", a.arch))?;
+            ModelConfig::new(arch, vocab, a.seq_len)
+                .with_embed(a.embed)
+                .with_hidden(a.hidden)
+                .with_layers(a.layers)
+                .with_dropout(a.dropout)
+        }
+    };
+    let arch = model.arch;
     if let Err(e) = model.check() {
         bail!("{e}");
     }
@@ -87,23 +121,6 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}", arch.name(), a.seed)));
-    let init = match &a.init {
-        Some(p) if p.as_os_str() == "default" => {
-            bail!("--init default: no model ships in this build yet; give a run folder")
-        }
-        Some(dir) => {
-            let spec = lofi_model::read_spec(dir).with_context(|| format!("--init {}", dir.display()))?;
-            if spec.model.arch != arch || spec.tokenizer != cache.tokenizer {
-                bail!(
-                    "--init {}: it is a {} model for another tokenizer or architecture",
-                    dir.display(),
-                    spec.model.arch.name()
-                );
-            }
-            Some(dir.join(lofi_model::BEST))
-        }
-        None => None,
-    };
     let spec = RunSpec {
         lofi_version: env!("CARGO_PKG_VERSION").to_string(),
         model,
@@ -122,7 +139,11 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         },
         data: data.clone(),
     };
-    let state = lofi_model::start(&out, spec, &cache, init.as_deref(), &mut on_progress(&bar))
+    let init = init.as_ref().map(|(_, weights, source)| lofi_model::Init {
+        weights,
+        source: source.clone(),
+    });
+    let state = lofi_model::start(&out, spec, &cache, init.as_ref(), &mut on_progress(&bar))
         .with_context(|| format!("training in {}", out.display()))?;
     bar.finish_and_clear();
     report(&out, &state, lofi_model::unigram_loss(&cache, vocab));

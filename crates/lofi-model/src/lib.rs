@@ -9,13 +9,15 @@
 
 mod data;
 mod error;
+pub mod infer;
 mod model;
 mod train;
 
 pub use data::{stream, Stream};
 pub use error::ModelError;
-pub use model::{Arch, LofiModel, ModelConfig};
+pub use infer::{stepper, RecurrentStepper, Stepper, TransformerStepper, WindowStepper};
+pub use model::{Arch, LofiModel, ModelConfig, RecurrentState};
 pub use train::{
-    learning_rate, load_best, read_spec, resume, start, start_interrupted, unigram_loss, EpochRow, Progress,
-    RunSpec, RunState, TrainOptions, BEST,
+    learning_rate, load_best, load_bytes, read_spec, resume, start, start_interrupted, unigram_loss,
+    EpochRow, Init, Progress, RunSpec, RunState, TrainOptions, BEST,
 };

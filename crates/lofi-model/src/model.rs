@@ -10,7 +10,7 @@ use burn::nn::pool::{MaxPool1d, MaxPool1dConfig};
 use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Gru, GruConfig, Linear, LinearConfig, Lstm,
-    LstmConfig, PaddingConfig1d, Rnn, RnnConfig,
+    LstmConfig, LstmState, PaddingConfig1d, Rnn, RnnConfig, RnnState,
 };
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor};
@@ -179,8 +179,8 @@ pub struct Cnn {
 /// learned positions.
 #[derive(Module, Debug)]
 pub struct Decoder {
-    positions: Embedding,
-    encoder: TransformerEncoder,
+    pub(crate) positions: Embedding,
+    pub(crate) encoder: TransformerEncoder,
 }
 
 #[derive(Module, Debug)]
@@ -195,10 +195,10 @@ pub enum Body {
 /// A next-token model.
 #[derive(Module, Debug)]
 pub struct LofiModel {
-    embedding: Embedding,
-    body: Body,
+    pub(crate) embedding: Embedding,
+    pub(crate) body: Body,
     dropout: Dropout,
-    head: Linear,
+    pub(crate) head: Linear,
 }
 
 impl LofiModel {
@@ -243,6 +243,76 @@ impl LofiModel {
         };
         // [batch, seq', features] → [batch, seq', vocab]
         self.head.forward(h)
+    }
+}
+
+/// The hidden state of a recurrent model, one entry per layer.
+pub enum RecurrentState {
+    Rnn(Vec<RnnState<2>>),
+    Gru(Vec<Tensor<2>>),
+    Lstm(Vec<LstmState<2>>),
+}
+
+impl LofiModel {
+    /// One step of a recurrent model with its state carried (inference; no
+    /// dropout is active outside autodiff).
+    ///
+    /// tokens `[batch, seq]` → logits `[batch, seq, vocab]` and the state
+    /// after the last token. Panics only if called on a CNN or Transformer,
+    /// which [`crate::infer::stepper`] never does.
+    pub fn step_recurrent(
+        &self,
+        tokens: Tensor<2, Int>,
+        state: Option<RecurrentState>,
+    ) -> (Tensor<3>, RecurrentState) {
+        // [batch, seq] → [batch, seq, embed]
+        let mut x = self.embedding.forward(tokens);
+        let state = match (&self.body, state) {
+            (Body::Rnn(layers), s) => {
+                let mut prev: Vec<_> = match s {
+                    Some(RecurrentState::Rnn(v)) => v.into_iter().map(Some).collect(),
+                    _ => layers.iter().map(|_| None).collect(),
+                };
+                let mut next = Vec::with_capacity(layers.len());
+                for (l, s) in layers.iter().zip(prev.drain(..)) {
+                    let (y, st) = l.forward(x, s);
+                    x = y;
+                    next.push(st);
+                }
+                RecurrentState::Rnn(next)
+            }
+            (Body::Gru(layers), s) => {
+                let mut prev: Vec<_> = match s {
+                    Some(RecurrentState::Gru(v)) => v.into_iter().map(Some).collect(),
+                    _ => layers.iter().map(|_| None).collect(),
+                };
+                let mut next = Vec::with_capacity(layers.len());
+                for (l, s) in layers.iter().zip(prev.drain(..)) {
+                    // [batch, seq, hidden]; the state is the last step
+                    let y = l.forward(x, s);
+                    let [b, t, h] = y.dims();
+                    next.push(y.clone().slice([0..b, t - 1..t, 0..h]).reshape([b, h]));
+                    x = y;
+                }
+                RecurrentState::Gru(next)
+            }
+            (Body::Lstm(layers), s) => {
+                let mut prev: Vec<_> = match s {
+                    Some(RecurrentState::Lstm(v)) => v.into_iter().map(Some).collect(),
+                    _ => layers.iter().map(|_| None).collect(),
+                };
+                let mut next = Vec::with_capacity(layers.len());
+                for (l, s) in layers.iter().zip(prev.drain(..)) {
+                    let (y, st) = l.forward(x, s);
+                    x = y;
+                    next.push(st);
+                }
+                RecurrentState::Lstm(next)
+            }
+            _ => panic!("step_recurrent called on a model without recurrent layers"),
+        };
+        // [batch, seq, hidden] → [batch, seq, vocab]
+        (self.head.forward(x), state)
     }
 }
 

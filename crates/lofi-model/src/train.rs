@@ -166,6 +166,20 @@ pub fn load_best(run_dir: &Path, device: &Device) -> Result<(RunSpec, LofiModel)
     Ok((spec, model))
 }
 
+/// Builds a model from `config` and the bytes of a burnpack checkpoint (the
+/// default model embedded in the binary is loaded this way).
+pub fn load_bytes(config: &ModelConfig, bytes: &[u8], what: &Path) -> Result<LofiModel, ModelError> {
+    config.check().map_err(ModelError::Config)?;
+    let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| io(what, format!("not a model checkpoint ({e})")))?;
+    config.init(&Device::flex()).try_load_record(record).map_err(|e| {
+        io(
+            what,
+            format!("the checkpoint does not fit the model's config ({e})"),
+        )
+    })
+}
+
 fn checkpoint_paths(run_dir: &Path, epoch: usize) -> (PathBuf, PathBuf) {
     (
         run_dir.join(format!("last-{epoch}.bpk")),
@@ -184,12 +198,19 @@ fn optimizer(o: &TrainOptions) -> ModuleOptimizer {
         .init()
 }
 
+/// Weights a run starts from (fine-tuning): a checkpoint's bytes and where
+/// they came from, for errors.
+pub struct Init<'a> {
+    pub weights: &'a [u8],
+    pub source: PathBuf,
+}
+
 /// Starts a new run in `run_dir` (created; refused if it holds a run).
 pub fn start(
     run_dir: &Path,
     spec: RunSpec,
     cache: &Cache,
-    init: Option<&Path>,
+    init: Option<&Init<'_>>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunState, ModelError> {
     begin(run_dir, spec, cache, init, None, progress)
@@ -201,7 +222,7 @@ fn begin(
     run_dir: &Path,
     spec: RunSpec,
     cache: &Cache,
-    init: Option<&Path>,
+    init: Option<&Init<'_>>,
     stop_after: Option<usize>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunState, ModelError> {
@@ -223,8 +244,13 @@ fn begin(
     let device = Device::flex().autodiff();
     device.seed(device_seed(spec.train.seed, 0));
     let mut model = spec.model.init(&device);
-    if let Some(path) = init {
-        model = model.try_load_file(path).map_err(|e| io(path, e))?;
+    if let Some(init) = init {
+        let record =
+            burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(init.weights.to_vec()))
+                .map_err(|e| io(&init.source, format!("not a model checkpoint ({e})")))?;
+        model = model
+            .try_load_record(record)
+            .map_err(|e| io(&init.source, format!("does not fit the model ({e})")))?;
     }
     let optim = optimizer(&spec.train);
     run(

@@ -10,6 +10,7 @@
 //! derived through [`TempoMap`].
 
 mod error;
+mod metrics;
 mod midi_read;
 mod midi_write;
 mod primitive;
@@ -17,6 +18,7 @@ mod rest;
 mod score;
 
 pub use error::ScoreError;
+pub use metrics::entropy;
 pub use midi_read::MAX_BEATS;
 pub use midi_write::write_atomic;
 pub use primitive::{Pitch, Program, Velocity};

@@ -1,0 +1,468 @@
+//! The generation loop: prompt in, exactly `notes` new notes out, checked
+//! against the corpus.
+
+use std::path::Path;
+use std::time::Instant;
+
+use lofi_model::{stepper, stream, LofiModel, RunSpec, Stepper, WindowStepper, BEST};
+use lofi_score::{Note, Part, Program, Score, TempoChange};
+use lofi_tokens::{stable_hash, Cache, Split, Token, Tokenizer, BOS, EOS, PAD};
+use rand_core::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::default::{DEFAULT_MODEL, DEFAULT_SPEC};
+use crate::error::GenError;
+use crate::key::Key;
+use crate::novelty::NoveltyIndex;
+use crate::sampler::{Sampler, SamplerOptions};
+
+/// A model ready for generation, with what identifies it.
+pub struct Model {
+    /// `default` or the run folder as given.
+    pub name: String,
+    /// A hash of its spec and weights (16 hex digits).
+    pub hash: String,
+    pub spec: RunSpec,
+    pub model: LofiModel,
+}
+
+fn model_hash(spec: &[u8], weights: &[u8]) -> String {
+    format!("{:016x}", stable_hash(stable_hash(0, spec), weights))
+}
+
+impl Model {
+    /// `default` (built into the binary) or a run folder (its best checkpoint).
+    pub fn load(arg: &str) -> Result<Model, GenError> {
+        if arg == "default" {
+            Self::default_model()
+        } else {
+            Self::from_run_dir(Path::new(arg))
+        }
+    }
+
+    /// The model built into the binary.
+    pub fn default_model() -> Result<Model, GenError> {
+        Self::from_bytes("default", DEFAULT_SPEC, DEFAULT_MODEL)
+    }
+
+    /// A run folder's best checkpoint.
+    pub fn from_run_dir(dir: &Path) -> Result<Model, GenError> {
+        let name = dir.display().to_string();
+        let fail = |reason: String| GenError::Model {
+            model: name.clone(),
+            reason,
+        };
+        if !dir.is_dir() {
+            return Err(fail(
+                "no such run folder (give a folder made by `lofi train`, or `default`)".into(),
+            ));
+        }
+        let spec_path = dir.join("run.json");
+        let spec = std::fs::read(&spec_path).map_err(|e| fail(format!("reading run.json: {e}")))?;
+        serde_json::from_slice::<RunSpec>(&spec)
+            .map_err(|e| fail(format!("run.json is not a run spec: {e}")))?;
+        let best = dir.join(BEST);
+        let weights = std::fs::read(&best)
+            .map_err(|e| fail(format!("reading {BEST}: {e} (has the run finished an epoch?)")))?;
+        Self::from_bytes(&name, &spec, &weights)
+    }
+
+    fn from_bytes(name: &str, spec: &[u8], weights: &[u8]) -> Result<Model, GenError> {
+        let fail = |reason: String| GenError::Model {
+            model: name.to_string(),
+            reason,
+        };
+        let parsed: RunSpec =
+            serde_json::from_slice(spec).map_err(|e| fail(format!("run.json is not a run spec: {e}")))?;
+        let vocab = parsed
+            .tokenizer
+            .build()
+            .map_err(|e| fail(format!("its tokenizer: {e}")))?
+            .vocab()
+            .len();
+        if vocab != parsed.model.vocab_size {
+            return Err(fail(format!(
+                "the model predicts {} tokens but its tokenizer {} has {vocab}",
+                parsed.model.vocab_size,
+                parsed.tokenizer.describe()
+            )));
+        }
+        let model = lofi_model::load_bytes(&parsed.model, weights, Path::new(&format!("{name}/{BEST}")))
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Model {
+            name: name.to_string(),
+            hash: model_hash(spec, weights),
+            spec: parsed,
+            model,
+        })
+    }
+
+    pub fn tokenizer(&self) -> Result<Box<dyn Tokenizer>, GenError> {
+        self.spec.tokenizer.build().map_err(|e| GenError::Model {
+            model: self.name.clone(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// What the model continues.
+#[derive(Clone, Debug, Default)]
+pub struct Prompt {
+    pub tokens: Vec<Token>,
+    /// Tempo of the prompt, if it had one.
+    pub bpm: Option<f64>,
+    /// Where it came from, for the manifest.
+    pub source: String,
+}
+
+/// Most prompt tokens fed to the model (the tail, from a bar line).
+const PROMPT_TOKENS: usize = 512;
+
+/// The tail of `tokens`, at most `PROMPT_TOKENS` long, starting on a bar
+/// line where the vocabulary has one.
+fn tail(tokens: &[Token], tokenizer: &dyn Tokenizer) -> Vec<Token> {
+    let from = tokens.len().saturating_sub(PROMPT_TOKENS);
+    let bar = tokenizer
+        .vocab()
+        .names()
+        .iter()
+        .position(|n| n == "Bar")
+        .map(|b| b as Token);
+    let start = bar
+        .and_then(|b| tokens[from..].iter().position(|&t| t == b))
+        .map_or(from, |i| from + i);
+    tokens[start..].to_vec()
+}
+
+impl Prompt {
+    /// The user's own MIDI, continued in its key and tempo.
+    pub fn from_midi(path: &Path, tokenizer: &dyn Tokenizer) -> Result<Prompt, GenError> {
+        let fail = |reason: String| GenError::Prompt {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+        let score = Score::from_midi_bytes(&bytes).map_err(|e| fail(e.to_string()))?;
+        let tokens = tokenizer.encode(&score).map_err(|e| fail(e.to_string()))?;
+        if score.notes().all(|(p, _)| p.is_drum) {
+            return Err(fail("it has no pitched notes to continue".into()));
+        }
+        let bpm = score.initial_bpm();
+        Ok(Prompt {
+            tokens: tail(&tokens, tokenizer),
+            bpm: Some(bpm),
+            source: path.display().to_string(),
+        })
+    }
+
+    /// A random excerpt (drawn from `seed`) of a held-out song of a token
+    /// cache made with the model's tokenizer.
+    pub fn from_cache(
+        cache: &Cache,
+        path: &Path,
+        tokenizer: &dyn Tokenizer,
+        seed: u64,
+    ) -> Result<Prompt, GenError> {
+        if cache.tokenizer != tokenizer.config() {
+            return Err(GenError::TokenizerMismatch {
+                model: tokenizer.config().describe(),
+                data: cache.tokenizer.describe(),
+                what: format!("the cache {}", path.display()),
+            });
+        }
+        let mut songs: Vec<_> = cache.songs.iter().filter(|s| s.tokens.len() > 64).collect();
+        if songs.iter().any(|s| s.split == Split::Validation) {
+            songs.retain(|s| s.split == Split::Validation);
+        }
+        if songs.is_empty() {
+            return Err(GenError::Prompt {
+                path: path.to_path_buf(),
+                reason: "no song in the cache is long enough to take an excerpt from".into(),
+            });
+        }
+        let mut rng = stream(seed, 0x70, 0);
+        let song = songs[(rng.next_u64() % songs.len() as u64) as usize];
+        let end = 64 + (rng.next_u64() % (song.tokens.len() as u64 - 63)) as usize;
+        let start = end.saturating_sub(256);
+        Ok(Prompt {
+            tokens: tail(&song.tokens[start..end], tokenizer),
+            bpm: None,
+            source: format!("{} (excerpt of {})", path.display(), song.file),
+        })
+    }
+}
+
+/// How to generate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GenerateOptions {
+    /// Pitch onsets in the result (a 3-note chord is 3 notes).
+    pub notes: usize,
+    pub seed: u64,
+    pub sampler: SamplerOptions,
+    /// Transpose the result to this key (e.g. "Am").
+    pub key: Option<String>,
+    /// Tempo of the result; default the prompt's, else 70–90 BPM from the seed.
+    pub bpm: Option<f64>,
+    /// Output that copies more consecutive notes of a training song than
+    /// this is drawn again.
+    pub max_copied_run: usize,
+    /// Output with a longer run of onsets sounding the very same pitches
+    /// ("one note forever") is drawn again. Default 31: the longest such
+    /// run in any POP909 song, the default model's corpus (`lofi index`
+    /// prints it for any cache).
+    #[serde(default = "default_onset_run")]
+    pub max_onset_run: usize,
+    /// How many draws before giving up.
+    pub attempts: usize,
+    /// Re-read the whole window for every token (the benchmark baseline).
+    pub naive: bool,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        Self {
+            notes: 500,
+            seed: 0,
+            sampler: SamplerOptions::default(),
+            key: None,
+            bpm: None,
+            max_copied_run: 32,
+            max_onset_run: default_onset_run(),
+            attempts: 8,
+            naive: false,
+        }
+    }
+}
+
+fn default_onset_run() -> usize {
+    31
+}
+
+impl GenerateOptions {
+    pub fn check(&self) -> Result<Option<Key>, GenError> {
+        if !(1..=100_000).contains(&self.notes) {
+            return Err(GenError::Options(format!(
+                "--notes {} must be 1..=100000",
+                self.notes
+            )));
+        }
+        if let Some(b) = self.bpm {
+            if !(30.0..=300.0).contains(&b) {
+                return Err(GenError::Options(format!("--bpm {b} must be 30..=300")));
+            }
+        }
+        if !(1..=100).contains(&self.attempts) {
+            return Err(GenError::Options(format!(
+                "attempts {} must be 1..=100",
+                self.attempts
+            )));
+        }
+        self.sampler.check().map_err(GenError::Options)?;
+        self.key
+            .as_deref()
+            .map(Key::parse)
+            .transpose()
+            .map_err(GenError::Options)
+    }
+}
+
+/// A generated piece and how it came about.
+#[derive(Clone, Debug)]
+pub struct Generated {
+    pub score: Score,
+    /// Tokens drawn in the accepted attempt.
+    pub tokens: usize,
+    /// Draws made (1 = the first was accepted).
+    pub attempts: usize,
+    /// Longest run of notes found in the corpus (`None` without an index).
+    pub longest_copied_run: Option<usize>,
+    /// The key of the result.
+    pub key: Option<Key>,
+    /// Semitones the model's output was moved by to reach `--key`.
+    pub transposed_by: i32,
+    pub bpm: f64,
+    /// Which stepping path ran.
+    pub stepper: &'static str,
+    /// Time spent generating (all attempts), excluding model loading.
+    pub seconds: f64,
+}
+
+/// Notes (sorted by onset, pitch) of the decoded tokens.
+fn notes_of(tokenizer: &dyn Tokenizer, tokens: &[Token]) -> Vec<Note> {
+    let score = tokenizer.decode(tokens);
+    let mut notes: Vec<Note> = score
+        .parts
+        .iter()
+        .filter(|p| !p.is_drum)
+        .flat_map(|p| p.notes.iter().copied())
+        .collect();
+    notes.sort_by_key(|n| (n.onset, n.pitch));
+    notes
+}
+
+/// Generates `opts.notes` notes with `model`, continuing `prompt`, and
+/// checks them against `index`.
+pub fn generate(
+    model: &Model,
+    index: Option<&NoveltyIndex>,
+    prompt: Option<&Prompt>,
+    opts: &GenerateOptions,
+) -> Result<Generated, GenError> {
+    let key = opts.check()?;
+    let tokenizer = model.tokenizer()?;
+    let tokenizer = tokenizer.as_ref();
+    let start = Instant::now();
+    let mut stepper: Box<dyn Stepper> = if opts.naive {
+        Box::new(WindowStepper::new(model.model.clone(), &model.spec.model))
+    } else {
+        stepper(&model.model, &model.spec.model)?
+    };
+    let prompt_tokens: &[Token] = prompt.map_or(&[], |p| &p.tokens);
+    let prompt_notes = notes_of(tokenizer, prompt_tokens).len();
+    let vocab = model.spec.model.vocab_size;
+    let allowed = |t: Token| usize::from(t) < vocab && t != PAD && t != BOS && t != EOS;
+    let is_rest = |t: Token| tokenizer.is_rest(t);
+    let budget = opts.notes * 24 + 1024;
+    // The pitch each token starts, for the key bias.
+    let pitch_of: Vec<Option<u8>> = tokenizer
+        .vocab()
+        .names()
+        .iter()
+        .map(|n| {
+            n.strip_prefix("Pitch_")
+                .or_else(|| n.strip_prefix("Note_"))
+                .and_then(|p| p.parse().ok())
+        })
+        .collect();
+    let key_bias = |notes: &[Note]| -> Vec<f32> {
+        // The key of the first 64 notes (the prompt's first), once there are 16.
+        let recent = &notes[..notes.len().min(64)];
+        if opts.sampler.key_bias == 0.0 || recent.len() < 16 {
+            return Vec::new();
+        }
+        let mut s = Score::new(lofi_tokens::DECODE_TICKS_PER_BEAT);
+        let mut part = Part::new("", Program::saturating(0), false);
+        part.notes = recent.to_vec();
+        s.parts.push(part);
+        let Some(k) = Key::estimate(&s) else {
+            return Vec::new();
+        };
+        pitch_of
+            .iter()
+            .map(|p| match p {
+                Some(p) if !k.contains(*p) => -(opts.sampler.key_bias as f32),
+                _ => 0.0,
+            })
+            .collect()
+    };
+    let mut worst = 0;
+    let mut worst_onset = 0;
+    for attempt in 0..opts.attempts {
+        let mut sampler = Sampler::new(opts.sampler.clone(), stream(opts.seed, 0x6e, attempt as u64));
+        stepper.reset();
+        let mut history: Vec<Token> = Vec::with_capacity(prompt_tokens.len() + budget + 1);
+        history.push(EOS);
+        history.extend_from_slice(prompt_tokens);
+        let mut logits = stepper.feed(&history).to_vec();
+        let first = history.len();
+        let mut notes = notes_of(tokenizer, &history[1..]);
+        sampler.set_bias(&key_bias(&notes));
+        loop {
+            let tok = sampler
+                .sample(&logits, &history, &allowed, &is_rest)
+                .ok_or_else(|| GenError::Options("the sampling options leave no token to draw".into()))?;
+            history.push(tok);
+            let drawn = history.len() - first;
+            if drawn % 32 == 0 || drawn >= budget {
+                notes = notes_of(tokenizer, &history[1..]);
+                if notes.len() > prompt_notes + opts.notes || drawn >= budget {
+                    // One note past the goal, so the last kept note's
+                    // position (and the bar it ends) is settled.
+                    break;
+                }
+                sampler.set_bias(&key_bias(&notes));
+            }
+            logits.clear();
+            logits.extend_from_slice(stepper.step(tok));
+        }
+        let drawn = history.len() - first;
+        if notes.len() < prompt_notes + opts.notes {
+            return Err(GenError::TooFewNotes {
+                tokens: drawn,
+                notes: notes.len().saturating_sub(prompt_notes),
+                wanted: opts.notes,
+            });
+        }
+        let (score, found_key, shift) = shape(&notes[prompt_notes..prompt_notes + opts.notes], key);
+        let bpm = opts
+            .bpm
+            .or_else(|| prompt.and_then(|p| p.bpm).filter(|b| (30.0..=300.0).contains(b)))
+            .unwrap_or_else(|| 70.0 + (stream(opts.seed, 0x7b, 0).next_u64() % 21) as f64);
+        let mut score = score;
+        score.tempos = vec![TempoChange {
+            tick: 0,
+            micros_per_beat: (60_000_000.0 / bpm).round() as u32,
+        }];
+        let onset_run = score.longest_onset_run();
+        if onset_run > opts.max_onset_run {
+            worst_onset = worst_onset.max(onset_run);
+            continue;
+        }
+        let copied = index.map(|ix| ix.longest_copied_run(&score));
+        if let Some(run) = copied {
+            worst = worst.max(run);
+            if run > opts.max_copied_run {
+                continue;
+            }
+        }
+        return Ok(Generated {
+            score,
+            tokens: drawn,
+            attempts: attempt + 1,
+            longest_copied_run: copied,
+            key: found_key,
+            transposed_by: shift,
+            bpm,
+            stepper: stepper.kind(),
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+    if worst == 0 && worst_onset > 0 {
+        return Err(GenError::Stuck {
+            attempts: opts.attempts,
+            limit: opts.max_onset_run,
+            run: worst_onset,
+        });
+    }
+    Err(GenError::Copied {
+        attempts: opts.attempts,
+        limit: opts.max_copied_run,
+        run: worst,
+    })
+}
+
+/// The kept notes as a one-part score starting at the bar of its first
+/// note, moved to `key` if asked; returns the score, its key and the shift.
+fn shape(notes: &[Note], key: Option<Key>) -> (Score, Option<Key>, i32) {
+    let tpb = u32::from(lofi_tokens::DECODE_TICKS_PER_BEAT);
+    let bar = 4 * tpb;
+    let offset = notes.first().map_or(0, |n| n.onset / bar * bar);
+    let mut score = Score::new(lofi_tokens::DECODE_TICKS_PER_BEAT);
+    let mut part = Part::new("Keys", Program::saturating(4), false);
+    part.notes = notes
+        .iter()
+        .map(|n| Note {
+            onset: n.onset - offset,
+            ..*n
+        })
+        .collect();
+    score.parts.push(part);
+    let found = Key::estimate(&score);
+    let mut shift = 0;
+    if let (Some(from), Some(to)) = (found, key) {
+        shift = from.semitones_to(to);
+        score.transpose(shift);
+    }
+    let key = Key::estimate(&score);
+    (score, key, shift)
+}

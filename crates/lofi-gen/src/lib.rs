@@ -1,0 +1,23 @@
+//! `lofi-gen`: new music from a trained model.
+//!
+//! A seeded [`Sampler`] (temperature, top-k, top-p, repetition penalty, run
+//! cap, rest bias) draws tokens from a model stepped one token at a time
+//! ([`lofi_model::Stepper`]); [`generate`] turns them into a Score of exactly
+//! the notes asked for, continuing an optional prompt, in an optional key,
+//! and refuses output that copies the training corpus ([`NoveltyIndex`]).
+//! The default model and its corpus index are embedded in the binary
+//! ([`Model::default_model`]).
+
+mod default;
+mod error;
+mod generate;
+mod key;
+mod novelty;
+mod sampler;
+
+pub use default::{DEFAULT_INDEX, DEFAULT_MODEL, DEFAULT_SPEC};
+pub use error::GenError;
+pub use generate::{generate, GenerateOptions, Generated, Model, Prompt};
+pub use key::Key;
+pub use novelty::{symbols, NoveltyIndex, LONG, SHORT};
+pub use sampler::{Sampler, SamplerOptions};
