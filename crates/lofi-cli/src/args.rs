@@ -53,6 +53,17 @@ pub enum Command {
     /// checks them against the training corpus so no song is copied, and
     /// writes sample.mid, track.wav, track.mid and manifest.json into --out.
     Generate(GenerateArgs),
+    /// Measure a model: validation figures on held-out songs, and the
+    /// metrics of pieces it generates next to the corpus's.
+    ///
+    /// Validation loss, perplexity, accuracy and bits per note on the
+    /// cache's held-out songs; --samples pieces generated with default
+    /// options from seeds SEED, SEED+1, …; per metric (pitch-class entropy,
+    /// scale consistency, polyphony, empty-beat rate, rest ratio, note
+    /// density, groove consistency, longest self-repetition, longest onset
+    /// run) the generated and corpus distributions with their overlap area
+    /// and KL divergence; the longest copied run. A Markdown table, or JSON.
+    Eval(EvalArgs),
     /// Build the novelty index of a token cache (hashed note runs of every
     /// song), for `lofi generate --index` with models trained on your data.
     Index(IndexArgs),
@@ -295,4 +306,32 @@ pub struct IndexArgs {
     /// Index file to write.
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Model: a run folder made by `lofi train`, or default.
+    #[arg(long, default_value = "default", value_name = "RUN_DIR|default")]
+    pub model: String,
+    /// Token cache made by `lofi ingest` with the model's tokenizer.
+    #[arg(long, value_name = "CACHE")]
+    pub data: PathBuf,
+    /// Pieces to generate.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub samples: usize,
+    /// Notes per generated piece.
+    #[arg(long, default_value_t = 500, value_name = "N")]
+    pub notes: usize,
+    /// Seed of the first piece (the others take the next seeds).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Novelty index for the copied-run check: default, a file from `lofi index`, or none.
+    #[arg(long, default_value = "default", value_name = "FILE|default|none")]
+    pub index: String,
+    /// Also write report.md, report.json and the samples' MIDI into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -36,7 +36,7 @@ fn options(a: &GenerateArgs) -> GenerateOptions {
     }
 }
 
-fn load_index(spec: &str) -> anyhow::Result<Option<NoveltyIndex>> {
+pub fn load_index(spec: &str) -> anyhow::Result<Option<NoveltyIndex>> {
     Ok(match spec {
         "none" => None,
         "default" => Some(NoveltyIndex::from_bytes(DEFAULT_INDEX)?),

@@ -3,6 +3,7 @@
 //! non-zero exit status.
 
 mod args;
+mod eval;
 mod generate;
 mod ingest;
 mod inspect;
@@ -32,5 +33,6 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Train(a) => train::run(a),
         args::Command::Generate(a) => generate::run(a),
         args::Command::Index(a) => generate::index(a),
+        args::Command::Eval(a) => eval::run(a),
     }
 }

@@ -356,3 +356,76 @@ fn fine_tune_the_built_in_model_on_your_midi_then_generate_with_it() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("tokenizer"));
     assert!(!tmp.path().join("bad").exists());
 }
+
+#[test]
+fn eval_reports_validation_and_metrics_against_the_corpus() {
+    let tmp = tempfile::tempdir().unwrap();
+    let midi = repo().join("testdata/midi");
+    json(&lofi_in(
+        tmp.path(),
+        &[
+            "ingest",
+            midi.to_str().unwrap(),
+            "--out",
+            "t.lofitok",
+            "--val-fraction",
+            "0.5",
+            "--json",
+        ],
+    ));
+    let v = json(&lofi_in(
+        tmp.path(),
+        &[
+            "eval",
+            "--data",
+            "t.lofitok",
+            "--samples",
+            "2",
+            "--notes",
+            "48",
+            "--json",
+            "--out",
+            "rep",
+        ],
+    ));
+    for key in [
+        "val_loss",
+        "val_perplexity",
+        "val_accuracy",
+        "val_bits_per_note",
+        "metrics",
+        "longest_copied_run",
+    ] {
+        assert!(v.get(key).is_some(), "eval --json lacks {key}: {v}");
+    }
+    assert!((v["val_perplexity"].as_f64().unwrap() - v["val_loss"].as_f64().unwrap().exp()).abs() < 1e-9);
+    for name in lofi_score::METRIC_NAMES {
+        let m = &v["metrics"][name];
+        assert!(
+            m["generated"].is_number() && m["corpus"].is_number(),
+            "{name}: {m}"
+        );
+        let overlap = m["overlap"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&overlap), "{name}: {m}");
+    }
+    assert_eq!(
+        files(&tmp.path().join("rep")),
+        ["report.json", "report.md", "sample-1.mid", "sample-2.mid"]
+    );
+    // A cache of another tokenizer is a clear error.
+    json(&lofi_in(
+        tmp.path(),
+        &[
+            "ingest",
+            midi.to_str().unwrap(),
+            "--tokenizer",
+            "classic",
+            "--out",
+            "c.lofitok",
+            "--json",
+        ],
+    ));
+    let out = lofi_in(tmp.path(), &["eval", "--data", "c.lofitok", "--samples", "1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tokenizer"));
+}

@@ -8,6 +8,7 @@
 //! The default model and its corpus index are embedded in the binary
 //! ([`Model::default_model`]).
 
+mod compare;
 mod default;
 mod error;
 mod generate;
@@ -15,6 +16,7 @@ mod key;
 mod novelty;
 mod sampler;
 
+pub use compare::{compare_sets, SetComparison};
 pub use default::{DEFAULT_INDEX, DEFAULT_MODEL, DEFAULT_SPEC};
 pub use error::GenError;
 pub use generate::{generate, GenerateOptions, Generated, Model, Prompt};

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeSet;
 
-use lofi_score::{quantize_ticks, Score};
+use lofi_score::Score;
 
 use crate::error::GenError;
 
@@ -40,23 +40,9 @@ pub struct NoveltyIndex {
 }
 
 /// The symbols of a score: one per pitched note, (onset delta in 16ths,
-/// pitch), in order of (onset, pitch).
+/// pitch), in order of (onset, pitch); see [`Score::note_symbols`].
 pub fn symbols(score: &Score) -> Vec<u16> {
-    let mut notes: Vec<(u64, u8)> = score
-        .notes()
-        .filter(|(p, _)| !p.is_drum)
-        .map(|(_, n)| (quantize_ticks(n.onset, score.ticks_per_beat, 4), n.pitch.value()))
-        .collect();
-    notes.sort_unstable();
-    let mut prev = notes.first().map_or(0, |n| n.0);
-    notes
-        .into_iter()
-        .map(|(on, pitch)| {
-            let delta = (on - prev).min(255) as u16;
-            prev = on;
-            (delta << 7) | u16::from(pitch)
-        })
-        .collect()
+    score.note_symbols()
 }
 
 /// FNV-1a over the window's symbols, folded to 32 bits. The first note's

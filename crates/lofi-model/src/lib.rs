@@ -18,6 +18,6 @@ pub use error::ModelError;
 pub use infer::{stepper, RecurrentStepper, Stepper, TransformerStepper, WindowStepper};
 pub use model::{Arch, LofiModel, ModelConfig, RecurrentState};
 pub use train::{
-    learning_rate, load_best, load_bytes, read_spec, resume, start, start_interrupted, unigram_loss,
-    EpochRow, Init, Progress, RunSpec, RunState, TrainOptions, BEST,
+    evaluate, learning_rate, load_best, load_bytes, read_spec, resume, start, start_interrupted,
+    unigram_loss, EpochRow, Init, Progress, RunSpec, RunState, TrainOptions, Validation, BEST,
 };

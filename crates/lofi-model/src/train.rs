@@ -333,11 +333,40 @@ fn rows(logits: Tensor<3>, last_only: bool) -> Tensor<2> {
 }
 
 /// Validation figures over the held-out songs.
-struct Validation {
-    loss: f64,
-    accuracy: f64,
-    rest_share: f64,
-    bits_per_note: f64,
+/// Validation figures of a model on held-out songs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Validation {
+    /// Cross-entropy per token, in nats.
+    pub loss: f64,
+    pub accuracy: f64,
+    /// Share of rest tokens among the argmax predictions.
+    pub rest_share: f64,
+    /// Loss per note, in bits: comparable across tokenizers.
+    pub bits_per_note: f64,
+}
+
+impl Validation {
+    pub fn perplexity(&self) -> f64 {
+        self.loss.exp()
+    }
+}
+
+/// Validates `model` (inference, no dropout) on the held-out songs of
+/// `cache`, which must use the model's tokenizer.
+pub fn evaluate(model: &LofiModel, spec: &RunSpec, cache: &Cache) -> Result<Validation, ModelError> {
+    if cache.tokenizer != spec.tokenizer {
+        return Err(ModelError::TokenizerMismatch {
+            model: spec.tokenizer.describe(),
+            data: cache.tokenizer.describe(),
+        });
+    }
+    let tokenizer = spec.tokenizer.build()?;
+    validate(
+        model,
+        spec,
+        tokenizer.as_ref(),
+        &Stream::of(cache, Split::Validation),
+    )
 }
 
 fn validate(

@@ -18,7 +18,7 @@ mod rest;
 mod score;
 
 pub use error::ScoreError;
-pub use metrics::entropy;
+pub use metrics::{entropy, METRIC_NAMES};
 pub use midi_read::MAX_BEATS;
 pub use midi_write::write_atomic;
 pub use primitive::{Pitch, Program, Velocity};

@@ -1,7 +1,24 @@
-//! Musical measures of a Score that generation reports and checks against
-//! the corpus. Drums never count: they have no pitch class.
+//! Musical measures of a Score that generation reports and evaluation
+//! compares with the corpus. Drums never count unless said: they have no
+//! pitch class. Definitions follow MusPy's where it has one.
 
+use std::collections::HashSet;
+
+use crate::rest::{quantize_ticks, STEPS_PER_BEAT_16TH};
 use crate::score::Score;
+
+/// The metrics of one score, by name (the order `lofi eval` reports them in).
+pub const METRIC_NAMES: [&str; 9] = [
+    "pitch_class_entropy",
+    "scale_consistency",
+    "polyphony",
+    "empty_beat_rate",
+    "rest_ratio",
+    "note_density",
+    "groove_consistency",
+    "longest_self_repetition",
+    "longest_onset_run",
+];
 
 impl Score {
     /// How many pitched notes fall on each pitch class (C = 0 … B = 11).
@@ -52,6 +69,210 @@ impl Score {
     }
 }
 
+impl Score {
+    /// Pitched notes as (onset step on the 16th grid, pitch), sorted.
+    fn grid_notes(&self) -> Vec<(u64, u8)> {
+        let mut v: Vec<(u64, u8)> = self
+            .notes()
+            .filter(|(p, _)| !p.is_drum)
+            .map(|(_, n)| {
+                (
+                    quantize_ticks(n.onset, self.ticks_per_beat, STEPS_PER_BEAT_16TH),
+                    n.pitch.value(),
+                )
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// One symbol per pitched note, in order of (onset, pitch): its onset's
+    /// distance in 16ths from the previous note's (capped at 255) and its
+    /// pitch, as `delta << 7 | pitch`. What "the same run of notes" means
+    /// for self-repetition and for the novelty index.
+    pub fn note_symbols(&self) -> Vec<u16> {
+        let notes = self.grid_notes();
+        let mut prev = notes.first().map_or(0, |n| n.0);
+        notes
+            .into_iter()
+            .map(|(on, pitch)| {
+                let delta = (on - prev).min(255) as u16;
+                prev = on;
+                (delta << 7) | u16::from(pitch)
+            })
+            .collect()
+    }
+
+    /// The largest share of pitched notes that fall in one major or one
+    /// natural-minor scale (MusPy's scale consistency): 1 for music that
+    /// stays in one key. 0 without pitched notes.
+    pub fn scale_consistency(&self) -> f64 {
+        const MAJOR: [u8; 7] = [0, 2, 4, 5, 7, 9, 11];
+        const MINOR: [u8; 7] = [0, 2, 3, 5, 7, 8, 10];
+        let h = self.pitch_class_histogram();
+        let total: u64 = h.iter().sum();
+        if total == 0 {
+            return 0.0;
+        }
+        let mut best = 0;
+        for scale in [MAJOR, MINOR] {
+            for tonic in 0..12 {
+                let inside: u64 = scale.iter().map(|d| h[(tonic + usize::from(*d)) % 12]).sum();
+                best = best.max(inside);
+            }
+        }
+        best as f64 / total as f64
+    }
+
+    /// Mean number of pitches sounding together, over the 16th steps in
+    /// which at least one pitched note sounds (MusPy's polyphony). 0
+    /// without pitched notes.
+    pub fn polyphony(&self) -> f64 {
+        let mut spans: Vec<(u64, u64)> = self
+            .notes()
+            .filter(|(p, _)| !p.is_drum)
+            .map(|(_, n)| {
+                let on = quantize_ticks(n.onset, self.ticks_per_beat, STEPS_PER_BEAT_16TH);
+                let off = quantize_ticks(n.end(), self.ticks_per_beat, STEPS_PER_BEAT_16TH);
+                (on, off.max(on + 1))
+            })
+            .collect();
+        if spans.is_empty() {
+            return 0.0;
+        }
+        let sounding: u64 = spans.iter().map(|(a, b)| b - a).sum();
+        let (_, covered) = {
+            spans.sort_unstable();
+            let (mut cur_on, mut cur_off) = spans[0];
+            let mut covered = 0;
+            for &(on, off) in &spans[1..] {
+                if on > cur_off {
+                    covered += cur_off - cur_on;
+                    (cur_on, cur_off) = (on, off);
+                } else {
+                    cur_off = cur_off.max(off);
+                }
+            }
+            (cur_on, covered + cur_off - cur_on)
+        };
+        sounding as f64 / covered as f64
+    }
+
+    /// Share of beats (quarter notes, from beat 0 to the beat of the last
+    /// onset) in which no note, drums included, starts (MusPy's empty-beat
+    /// rate). 0 for an empty score.
+    pub fn empty_beat_rate(&self) -> f64 {
+        let tpb = u32::from(self.ticks_per_beat.max(1));
+        let beats: HashSet<u32> = self.notes().map(|(_, n)| n.onset / tpb).collect();
+        match beats.iter().max() {
+            Some(&last) => 1.0 - beats.len() as f64 / f64::from(last + 1),
+            None => 0.0,
+        }
+    }
+
+    /// Pitched notes per beat, from the first onset to the last release. 0
+    /// without pitched notes.
+    pub fn note_density(&self) -> f64 {
+        let notes: Vec<_> = self
+            .notes()
+            .filter(|(p, _)| !p.is_drum)
+            .map(|(_, n)| *n)
+            .collect();
+        let (Some(first), Some(last)) = (
+            notes.iter().map(|n| n.onset).min(),
+            notes.iter().map(|n| n.end()).max(),
+        ) else {
+            return 0.0;
+        };
+        let beats = f64::from(last.saturating_sub(first).max(1)) / f64::from(self.ticks_per_beat.max(1));
+        notes.len() as f64 / beats.max(0.25)
+    }
+
+    /// 1 minus the mean Hamming distance (as a share of the bar's 16th
+    /// steps) between the onset patterns of consecutive bars, drums
+    /// included (MusPy's groove consistency): 1 when every bar has the same
+    /// rhythm. Bars of the first meter's length; 1 for fewer than 2 bars.
+    pub fn groove_consistency(&self) -> f64 {
+        let steps_per_bar = self
+            .meters()
+            .first()
+            .map_or(16, |m| {
+                (m.beats_per_bar() * f64::from(STEPS_PER_BEAT_16TH)).round() as u64
+            })
+            .max(1);
+        let onsets: HashSet<u64> = self
+            .notes()
+            .map(|(_, n)| quantize_ticks(n.onset, self.ticks_per_beat, STEPS_PER_BEAT_16TH))
+            .collect();
+        let Some(&last) = onsets.iter().max() else {
+            return 1.0;
+        };
+        let bars = last / steps_per_bar + 1;
+        if bars < 2 {
+            return 1.0;
+        }
+        let mut distance = 0u64;
+        for bar in 1..bars {
+            for step in 0..steps_per_bar {
+                let a = onsets.contains(&((bar - 1) * steps_per_bar + step));
+                let b = onsets.contains(&(bar * steps_per_bar + step));
+                distance += u64::from(a != b);
+            }
+        }
+        1.0 - distance as f64 / ((bars - 1) * steps_per_bar) as f64
+    }
+
+    /// The longest run of consecutive notes (see [`Score::note_symbols`])
+    /// that occurs at least twice in the piece (the occurrences may
+    /// overlap): how much the piece repeats itself. Found by binary search
+    /// on the length with hashed windows.
+    pub fn longest_self_repetition(&self) -> usize {
+        longest_repeat(&self.note_symbols())
+    }
+
+    /// Every metric of [`METRIC_NAMES`], in that order.
+    pub fn metrics(&self) -> [f64; 9] {
+        [
+            self.pitch_class_entropy(),
+            self.scale_consistency(),
+            self.polyphony(),
+            self.empty_beat_rate(),
+            self.rest_ratio(),
+            self.note_density(),
+            self.groove_consistency(),
+            self.longest_self_repetition() as f64,
+            self.longest_onset_run() as f64,
+        ]
+    }
+}
+
+/// Length of the longest substring of `s` that occurs twice.
+fn longest_repeat(s: &[u16]) -> usize {
+    let repeats = |len: usize| -> bool {
+        let mut seen = HashSet::with_capacity(s.len());
+        s.windows(len).any(|w| {
+            // The first note's delta ties the run to the note before it,
+            // so it does not count.
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for (i, &x) in w.iter().enumerate() {
+                let x = if i == 0 { x & 0x7f } else { x };
+                h = (h ^ u64::from(x)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            !seen.insert((h, w[0] & 0x7f, w[len - 1]))
+        })
+    };
+    let (mut lo, mut hi) = (0, s.len().saturating_sub(1));
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if repeats(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
 /// Shannon entropy in bits of a histogram (0 for an empty one).
 pub fn entropy(counts: &[u64]) -> f64 {
     let total: u64 = counts.iter().sum();
@@ -95,6 +316,51 @@ mod tests {
         let all: Vec<(u32, u8)> = (0..12).map(|i| (i * 480, 60 + i as u8)).collect();
         assert!((score(&all).pitch_class_entropy() - 12f64.log2()).abs() < 1e-12);
         assert_eq!(score(&all).pitch_class_histogram(), [1; 12]);
+    }
+
+    #[test]
+    fn scale_polyphony_density_and_empty_beats() {
+        // C major scale, one note per beat: fully in scale, monophonic.
+        let c: Vec<(u32, u8)> = [60, 62, 64, 65, 67, 69, 71, 72]
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| (i as u32 * 480, p))
+            .collect();
+        let s = score(&c);
+        assert_eq!(s.scale_consistency(), 1.0);
+        assert_eq!(s.polyphony(), 1.0);
+        // 8 notes of a half beat each over 7.5 beats.
+        assert!((s.note_density() - 8.0 / 7.5).abs() < 1e-12);
+        assert_eq!(s.empty_beat_rate(), 0.0);
+        // One chromatic note in eight: 7/8 in the best scale.
+        let mut c2 = c.clone();
+        c2[1].1 = 61;
+        assert!((score(&c2).scale_consistency() - 7.0 / 8.0).abs() < 1e-12);
+        // A triad held for a beat: three pitches sound in each of 2 steps.
+        let triad = score(&[(0, 60), (0, 64), (0, 67)]);
+        assert_eq!(triad.polyphony(), 3.0);
+        // Notes on beats 0 and 3 only: beats 1 and 2 are empty.
+        assert_eq!(score(&[(0, 60), (1440, 62)]).empty_beat_rate(), 0.5);
+        assert_eq!(score(&[]).empty_beat_rate(), 0.0);
+    }
+
+    #[test]
+    fn groove_and_self_repetition() {
+        // The same rhythm (steps 0, 4, 8) in three bars: consistency 1.
+        let bar = |b: u32| [(b * 1920, 60), (b * 1920 + 480, 62), (b * 1920 + 960, 64)];
+        let same: Vec<(u32, u8)> = (0..3).flat_map(bar).collect();
+        assert_eq!(score(&same).groove_consistency(), 1.0);
+        // Second bar adds one onset (step 2): 1 of 16 steps differ, once in 2 pairs... both pairs differ by 1.
+        let mut other = same.clone();
+        other.push((1920 + 240, 65));
+        assert!((score(&other).groove_consistency() - (1.0 - 2.0 / 32.0)).abs() < 1e-12);
+        // A 3-note motif played twice, a bar apart: 3 notes repeat.
+        let motif = [(0, 60), (480, 64), (960, 67), (1920, 60), (2400, 64), (2880, 67)];
+        assert_eq!(score(&motif).longest_self_repetition(), 3);
+        assert_eq!(score(&[(0, 60), (480, 62)]).longest_self_repetition(), 0);
+        // A note repeated 6 times: the run of 5 occurs twice (overlapping).
+        let same_note: Vec<(u32, u8)> = (0..6).map(|i| (i * 480, 60)).collect();
+        assert_eq!(score(&same_note).longest_self_repetition(), 5);
     }
 
     #[test]
