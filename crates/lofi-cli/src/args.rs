@@ -216,6 +216,15 @@ pub struct TrainArgs {
     /// Weight of rest tokens in the training loss (below 1 counters the classic scheme's rests).
     #[arg(long, default_value_t = 1.0, value_name = "X")]
     pub rest_weight: f64,
+    /// Learning-rate warm-up, in optimizer steps.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub warmup_steps: u64,
+    /// AdamW weight decay.
+    #[arg(long, default_value_t = 1e-4, value_name = "X")]
+    pub weight_decay: f64,
+    /// Minutes between mid-epoch checkpoints (a killed run loses at most this much work).
+    #[arg(long, default_value_t = 5.0, value_name = "X")]
+    pub checkpoint_minutes: f64,
     /// Fine-tune: start from a model (a run folder, or default for the built-in one), keeping
     /// its architecture and sizes (the size flags then do not apply).
     #[arg(long, value_name = "RUN_DIR|default")]

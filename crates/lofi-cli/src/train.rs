@@ -118,6 +118,12 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     if !(a.rest_weight > 0.0 && a.rest_weight <= 1.0) {
         bail!("--rest-weight {} must be in (0, 1]", a.rest_weight);
     }
+    if !(0.0..1.0).contains(&a.weight_decay) {
+        bail!("--weight-decay {} must be in [0, 1)", a.weight_decay);
+    }
+    if !(a.checkpoint_minutes >= 0.0 && a.checkpoint_minutes.is_finite()) {
+        bail!("--checkpoint-minutes {} must be 0 or more", a.checkpoint_minutes);
+    }
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}", arch.name(), a.seed)));
@@ -134,6 +140,9 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             lr: a.lr,
             last_token_only: a.last_token_only,
             rest_weight: a.rest_weight,
+            warmup_steps: a.warmup_steps,
+            weight_decay: a.weight_decay,
+            checkpoint_minutes: a.checkpoint_minutes,
             seed: a.seed,
             ..TrainOptions::default()
         },

@@ -19,5 +19,6 @@ pub use infer::{stepper, RecurrentStepper, Stepper, TransformerStepper, WindowSt
 pub use model::{Arch, LofiModel, ModelConfig, RecurrentState};
 pub use train::{
     evaluate, learning_rate, load_best, load_bytes, read_spec, resume, start, start_interrupted,
-    unigram_loss, EpochRow, Init, Progress, RunSpec, RunState, TrainOptions, Validation, BEST,
+    start_killed_at_step, unigram_loss, EpochRow, Init, Partial, Progress, RunSpec, RunState, TrainOptions,
+    Validation, BEST,
 };

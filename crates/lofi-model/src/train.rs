@@ -2,9 +2,11 @@
 //! target), AdamW with warm-up and cosine decay, gradient clipping,
 //! validation on held-out songs every epoch, atomic checkpoints, resume.
 //!
-//! Every random choice (initialisation, window offset and order, dropout)
-//! is drawn from (seed, epoch): the device is reseeded at the start of each
-//! epoch, so resuming from an epoch's checkpoint replays that epoch exactly.
+//! Every random choice is drawn from the seed: initialisation from (seed),
+//! window offset and order from (seed, epoch), dropout from (seed, epoch,
+//! batch), the device being reseeded before every batch. So a run resumed
+//! from an epoch's checkpoint, or from a mid-epoch checkpoint (written every
+//! `checkpoint_minutes`), replays exactly what the uninterrupted run did.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -48,7 +50,15 @@ pub struct TrainOptions {
     /// below 1 counters the `classic` scheme's flood of rests).
     #[serde(default = "one")]
     pub rest_weight: f64,
+    /// Minutes between mid-epoch checkpoints (0 = after every step), so a
+    /// killed run loses at most this much work.
+    #[serde(default = "five")]
+    pub checkpoint_minutes: f64,
     pub seed: u64,
+}
+
+fn five() -> f64 {
+    5.0
 }
 
 fn one() -> f64 {
@@ -70,6 +80,7 @@ impl Default for TrainOptions {
             patience: 3,
             last_token_only: false,
             rest_weight: 1.0,
+            checkpoint_minutes: five(),
             seed: 0,
         }
     }
@@ -115,6 +126,23 @@ pub struct RunState {
     pub finished: bool,
     pub seconds: f64,
     pub rows: Vec<EpochRow>,
+    /// Where the epoch in progress stood at its last mid-epoch checkpoint.
+    #[serde(default)]
+    pub partial: Option<Partial>,
+}
+
+/// A mid-epoch checkpoint: the epoch, how many of its batches are done, and
+/// the running figures of its `metrics.csv` row.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Partial {
+    pub epoch: usize,
+    pub batches: usize,
+    pub loss_sum: f64,
+    pub tokens: usize,
+    pub train_seconds: f64,
+    /// Which of the two checkpoint slots holds it (the other may be half
+    /// written when a run is killed).
+    pub slot: usize,
 }
 
 /// Progress reported to a caller after every step.
@@ -191,6 +219,28 @@ fn device_seed(seed: u64, epoch: usize) -> u64 {
     stream(seed, 7, epoch as u64).next_u64()
 }
 
+/// The device's seed before batch `batch` of `epoch`: dropout draws depend
+/// on (seed, epoch, batch) only, so a run resumed mid-epoch draws exactly
+/// what the uninterrupted one did.
+fn step_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
+    stream(seed, 8, ((epoch as u64) << 32) | batch as u64).next_u64()
+}
+
+fn partial_paths(run_dir: &Path, slot: usize) -> (PathBuf, PathBuf) {
+    (
+        run_dir.join(format!("partial-{slot}.bpk")),
+        run_dir.join(format!("partial-{slot}-optim.bpk")),
+    )
+}
+
+/// Where an interrupted run for tests stops.
+#[derive(Clone, Copy, Debug)]
+enum Stop {
+    Never,
+    AfterEpochs(usize),
+    AfterSteps(u64),
+}
+
 fn optimizer(o: &TrainOptions) -> ModuleOptimizer {
     AdamWConfig::new()
         .with_weight_decay(o.weight_decay as f32)
@@ -213,7 +263,7 @@ pub fn start(
     init: Option<&Init<'_>>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunState, ModelError> {
-    begin(run_dir, spec, cache, init, None, progress)
+    begin(run_dir, spec, cache, init, Stop::Never, progress)
 }
 
 /// Creates the run folder and its spec, initialises (or loads) the model
@@ -223,7 +273,7 @@ fn begin(
     spec: RunSpec,
     cache: &Cache,
     init: Option<&Init<'_>>,
-    stop_after: Option<usize>,
+    stop: Stop,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunState, ModelError> {
     spec.model.check().map_err(ModelError::Config)?;
@@ -260,7 +310,7 @@ fn begin(
         RunState::default(),
         model,
         optim,
-        stop_after,
+        stop,
         progress,
     )
 }
@@ -280,12 +330,16 @@ pub fn resume(
     device.seed(device_seed(spec.train.seed, 0));
     let mut model = spec.model.init(&device);
     let mut optim = optimizer(&spec.train);
-    if state.epochs_done > 0 {
-        let (m, o) = checkpoint_paths(run_dir, state.epochs_done);
+    let files = match &state.partial {
+        Some(p) => Some(partial_paths(run_dir, p.slot)),
+        None if state.epochs_done > 0 => Some(checkpoint_paths(run_dir, state.epochs_done)),
+        None => None,
+    };
+    if let Some((m, o)) = files {
         model = model.try_load_file(&m).map_err(|e| io(&m, e))?;
         optim = optim.load(&o).map_err(|e| io(&o, e))?;
     }
-    run(run_dir, &spec, cache, state, model, optim, None, progress)
+    run(run_dir, &spec, cache, state, model, optim, Stop::Never, progress)
 }
 
 /// The learning rate at `step`: linear warm-up, then cosine decay to a
@@ -447,7 +501,27 @@ pub fn start_interrupted(
     cache: &Cache,
     after_epochs: usize,
 ) -> Result<RunState, ModelError> {
-    begin(run_dir, spec, cache, None, Some(after_epochs), &mut |_| {})
+    begin(
+        run_dir,
+        spec,
+        cache,
+        None,
+        Stop::AfterEpochs(after_epochs),
+        &mut |_| {},
+    )
+}
+
+/// Stops a run right after optimizer step `step` (and the mid-epoch
+/// checkpoint due then, if any), not finished: what a kill mid-epoch leaves
+/// behind (for tests of `resume`).
+#[doc(hidden)]
+pub fn start_killed_at_step(
+    run_dir: &Path,
+    spec: RunSpec,
+    cache: &Cache,
+    step: u64,
+) -> Result<RunState, ModelError> {
+    begin(run_dir, spec, cache, None, Stop::AfterSteps(step), &mut |_| {})
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -458,7 +532,7 @@ fn run(
     mut state: RunState,
     mut model: LofiModel,
     mut optim: ModuleOptimizer,
-    stop_after: Option<usize>,
+    stop: Stop,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunState, ModelError> {
     if cache.tokenizer != spec.tokenizer {
@@ -507,16 +581,26 @@ fn run(
 
     while state.epochs_done < o.epochs && !state.finished {
         let epoch = state.epochs_done + 1;
-        device.seed(device_seed(o.seed, epoch));
         let mut rng = stream(o.seed, 1, epoch as u64);
         let offset = (rng.next_u64() % stride as u64) as usize;
         let mut starts = train.windows(seq + 1, stride, offset);
         shuffle(&mut starts, &mut rng);
         let epoch_start = Instant::now();
         let (mut loss_sum, mut batches, mut tokens) = (0.0f64, 0usize, 0usize);
+        let mut seconds_earlier = 0.0;
+        let mut slot = 0;
+        // Continue an epoch from its mid-epoch checkpoint.
+        if let Some(p) = state.partial.take().filter(|p| p.epoch == epoch) {
+            (loss_sum, batches, tokens) = (p.loss_sum, p.batches, p.tokens);
+            seconds_earlier = p.train_seconds;
+            slot = p.slot + 1;
+        }
+        let mut last_checkpoint = Instant::now();
         let mut lr = o.lr;
         let mut out_of_budget = false;
-        for chunk in starts.chunks_exact(o.batch) {
+        let mut killed = false;
+        for chunk in starts.chunks_exact(o.batch).skip(batches) {
+            device.seed(step_seed(o.seed, epoch, batches));
             let b = batch(&train.tokens, chunk, seq, last_only, &device);
             lr = learning_rate(o, state.step, total_steps);
             let logits = rows(model.forward(b.inputs), last_only);
@@ -534,13 +618,38 @@ fn run(
             loss_sum += value;
             batches += 1;
             tokens += chunk.len() * seq;
+            let train_seconds = seconds_earlier + epoch_start.elapsed().as_secs_f64();
             progress(Progress {
                 epoch,
                 batch: batches,
                 batches: per_epoch,
                 loss: loss_sum / batches as f64,
-                tokens_per_s: tokens as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9),
+                tokens_per_s: tokens as f64 / train_seconds.max(1e-9),
             });
+            if last_checkpoint.elapsed().as_secs_f64() >= o.checkpoint_minutes * 60.0 && batches < per_epoch {
+                // Files into the slot the state does not point at, then the
+                // state: a kill at any moment leaves a consistent checkpoint.
+                let (m, opt) = partial_paths(run_dir, slot % 2);
+                model.clone().save_file(&m).map_err(|e| io(&m, e))?;
+                optim.save(&opt).map_err(|e| io(&opt, e))?;
+                let mut saved = state.clone();
+                saved.seconds = seconds_before + started.elapsed().as_secs_f64();
+                saved.partial = Some(Partial {
+                    epoch,
+                    batches,
+                    loss_sum,
+                    tokens,
+                    train_seconds,
+                    slot: slot % 2,
+                });
+                write_json(&run_dir.join(STATE), &saved)?;
+                slot += 1;
+                last_checkpoint = Instant::now();
+            }
+            if matches!(stop, Stop::AfterSteps(n) if state.step >= n) {
+                killed = true;
+                break;
+            }
             let over_time = o
                 .minutes
                 .is_some_and(|m| seconds_before + started.elapsed().as_secs_f64() >= m * 60.0);
@@ -549,7 +658,10 @@ fn run(
                 break;
             }
         }
-        let train_seconds = epoch_start.elapsed().as_secs_f64();
+        if killed {
+            return Ok(state);
+        }
+        let train_seconds = seconds_earlier + epoch_start.elapsed().as_secs_f64();
         let v = validate(&model, spec, tokenizer.as_ref(), &val)?;
         state.epochs_done = epoch;
         state.seconds = seconds_before + started.elapsed().as_secs_f64();
@@ -585,7 +697,12 @@ fn run(
         let (pm, po) = checkpoint_paths(run_dir, epoch - 1);
         let _ = std::fs::remove_file(pm);
         let _ = std::fs::remove_file(po);
-        if stop_after.is_some_and(|n| epoch >= n) {
+        for slot in 0..2 {
+            let (m, opt) = partial_paths(run_dir, slot);
+            let _ = std::fs::remove_file(m);
+            let _ = std::fs::remove_file(opt);
+        }
+        if matches!(stop, Stop::AfterEpochs(n) if epoch >= n) {
             break;
         }
     }
