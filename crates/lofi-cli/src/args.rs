@@ -222,6 +222,10 @@ pub struct TrainArgs {
     /// AdamW weight decay.
     #[arg(long, default_value_t = 1e-4, value_name = "X")]
     pub weight_decay: f64,
+    /// Transposition augmentation: move each training window by a random shift of up to N
+    /// semitones either way (0 = off).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub transpose: u8,
     /// Minutes between mid-epoch checkpoints (a killed run loses at most this much work).
     #[arg(long, default_value_t = 5.0, value_name = "X")]
     pub checkpoint_minutes: f64,

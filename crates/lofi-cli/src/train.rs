@@ -121,6 +121,9 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     if !(0.0..1.0).contains(&a.weight_decay) {
         bail!("--weight-decay {} must be in [0, 1)", a.weight_decay);
     }
+    if a.transpose > 11 {
+        bail!("--transpose {} must be 0..=11 semitones", a.transpose);
+    }
     if !(a.checkpoint_minutes >= 0.0 && a.checkpoint_minutes.is_finite()) {
         bail!("--checkpoint-minutes {} must be 0 or more", a.checkpoint_minutes);
     }
@@ -143,6 +146,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             warmup_steps: a.warmup_steps,
             weight_decay: a.weight_decay,
             checkpoint_minutes: a.checkpoint_minutes,
+            transpose: a.transpose,
             seed: a.seed,
             ..TrainOptions::default()
         },

@@ -54,6 +54,12 @@ pub struct TrainOptions {
     /// killed run loses at most this much work.
     #[serde(default = "five")]
     pub checkpoint_minutes: f64,
+    /// Transposition augmentation: each training window is moved by a
+    /// random shift in -transpose..=transpose semitones (drawn from
+    /// (seed, epoch, batch)); a window that a shift would push out of the
+    /// MIDI range stays where it is. 0 = off.
+    #[serde(default)]
+    pub transpose: u8,
     pub seed: u64,
 }
 
@@ -81,6 +87,7 @@ impl Default for TrainOptions {
             last_token_only: false,
             rest_weight: 1.0,
             checkpoint_minutes: five(),
+            transpose: 0,
             seed: 0,
         }
     }
@@ -578,6 +585,12 @@ fn run(
     };
     let started = Instant::now();
     let seconds_before = state.seconds;
+    // Transposition tables for shifts -n..=n.
+    let n = i32::from(o.transpose);
+    let tables: Vec<Vec<Option<u16>>> = (-n..=n)
+        .map(|s| lofi_tokens::transposition_table(tokenizer.vocab(), s))
+        .collect();
+    let mut moved: Vec<i64> = Vec::new();
 
     while state.epochs_done < o.epochs && !state.finished {
         let epoch = state.epochs_done + 1;
@@ -601,7 +614,26 @@ fn run(
         let mut killed = false;
         for chunk in starts.chunks_exact(o.batch).skip(batches) {
             device.seed(step_seed(o.seed, epoch, batches));
-            let b = batch(&train.tokens, chunk, seq, last_only, &device);
+            let b = if n > 0 {
+                let mut rng = stream(o.seed, 9, ((epoch as u64) << 32) | batches as u64);
+                moved.clear();
+                for &start in chunk {
+                    let window = &train.tokens[start..start + seq + 1];
+                    let table = &tables[(rng.next_u64() % tables.len() as u64) as usize];
+                    let shifted: Option<Vec<i64>> = window
+                        .iter()
+                        .map(|&t| {
+                            let t = usize::try_from(t).ok()?;
+                            table.get(t).copied().flatten().map(i64::from)
+                        })
+                        .collect();
+                    moved.extend(shifted.as_deref().unwrap_or(window));
+                }
+                let starts: Vec<usize> = (0..chunk.len()).map(|i| i * (seq + 1)).collect();
+                batch(&moved, &starts, seq, last_only, &device)
+            } else {
+                batch(&train.tokens, chunk, seq, last_only, &device)
+            };
             lr = learning_rate(o, state.step, total_steps);
             let logits = rows(model.forward(b.inputs), last_only);
             let loss = loss_fn.forward(logits, b.targets);

@@ -16,6 +16,8 @@ fn a_run_killed_mid_epoch_resumes_from_its_mid_epoch_checkpoint() {
     // a checkpoint after every step, as a long epoch gets one every 5 minutes.
     s.model = s.model.with_dropout(0.2);
     s.train.checkpoint_minutes = 0.0;
+    // Transposition augmentation on too: its shifts must replay as well.
+    s.train.transpose = 5;
     let a = tempfile::tempdir().unwrap();
     let full = start(a.path(), s.clone(), &cache, None, &mut |_| {}).unwrap();
     let per_epoch = full.rows[0].step;

@@ -54,3 +54,17 @@ fn mismatched_tokenizer_and_reused_run_dir_are_errors() {
     let bad = ModelConfig::new(Arch::Cnn, 396, 4).with_layers(5);
     assert!(bad.check().is_err());
 }
+
+#[test]
+fn transposition_augmentation_changes_what_the_model_sees() {
+    let cache = toy_cache();
+    let run = |transpose: u8| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = spec(Arch::Gru, 1, &cache);
+        s.train.transpose = transpose;
+        start(dir.path(), s, &cache, None, &mut |_| {}).unwrap().rows[0].train_loss
+    };
+    let (plain, moved) = (run(0), run(6));
+    assert!(plain.is_finite() && moved.is_finite());
+    assert!((plain - moved).abs() > 1e-4, "{plain} vs {moved}");
+}

@@ -19,7 +19,8 @@ use crate::error::TokensError;
 use crate::vocab::{offset, Token, Vocab};
 use crate::Tokenizer;
 
-const PITCH_CLASS_NAMES: [&str; 12] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"];
+pub(crate) const PITCH_CLASS_NAMES: [&str; 12] =
+    ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"];
 
 /// Octave the pitch classes of a decoded chord are placed in (C4 = 60);
 /// a chord of one pitch class decodes as that class doubled an octave up.

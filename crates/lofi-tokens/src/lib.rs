@@ -16,6 +16,7 @@ mod grid;
 mod ingest;
 mod remi;
 mod split;
+mod transpose;
 mod vocab;
 
 pub use cache::{Cache, CACHE_FORMAT};
@@ -30,6 +31,7 @@ pub use ingest::{
 };
 pub use remi::Remi;
 pub use split::{split_of, stable_hash, Split};
+pub use transpose::transposition_table;
 pub use vocab::{Token, Vocab, BOS, EOS, PAD};
 
 use lofi_score::Score;
