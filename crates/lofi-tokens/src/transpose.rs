@@ -57,7 +57,7 @@ pub fn transposition_table(vocab: &Vocab, semitones: i32) -> Vec<Option<Token>> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Tokenizer, TokenizerConfig};
+    use crate::TokenizerConfig;
     use lofi_score::{Note, Part, Program, Score};
 
     fn piece() -> Score {
