@@ -132,6 +132,44 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
             lofi_score::write_atomic(&path, text.as_bytes())
                 .with_context(|| format!("writing {}", path.display()))
         };
+        // Pictures: pitch-class shares of both sets, piano rolls of the
+        // first two pieces, and the run's loss curve when it has one.
+        let shares = |scores: &[Score]| {
+            let mut h = [0.0f64; 12];
+            for s in scores {
+                for (i, c) in s.pitch_class_histogram().iter().enumerate() {
+                    h[i] += *c as f64;
+                }
+            }
+            let total: f64 = h.iter().sum::<f64>().max(1.0);
+            h.map(|c| c / total)
+        };
+        crate::plots::pitch_classes(
+            &shares(&samples),
+            &shares(&corpus),
+            &dir.join("pitch-classes.png"),
+            &format!(
+                "Pitch classes: {} pieces of {} vs the corpus",
+                a.samples, model.name
+            ),
+        )?;
+        for (i, s) in samples.iter().take(2).enumerate() {
+            let seed = a.seed + i as u64;
+            crate::plots::piano_roll(
+                s,
+                &dir.join(format!("piano-roll-{seed}.png")),
+                &format!("Piano roll: {}, seed {seed}", model.name),
+            )?;
+        }
+        if let Ok(state) = std::fs::read(std::path::Path::new(&a.model).join("state.json")) {
+            if let Ok(state) = serde_json::from_slice::<lofi_model::RunState>(&state) {
+                crate::plots::loss_curve(
+                    &state.rows,
+                    &dir.join("loss.png"),
+                    &format!("Loss per epoch: {}", model.name),
+                )?;
+            }
+        }
         write("report.md", &md)?;
         write("report.json", &serde_json::to_string_pretty(&report)?)?;
     }

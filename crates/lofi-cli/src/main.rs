@@ -7,6 +7,7 @@ mod eval;
 mod generate;
 mod ingest;
 mod inspect;
+mod plots;
 mod render;
 mod train;
 

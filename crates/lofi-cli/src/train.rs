@@ -28,7 +28,7 @@ fn on_progress(bar: &ProgressBar) -> impl FnMut(Progress) + '_ {
     }
 }
 
-fn report(run_dir: &std::path::Path, state: &RunState, unigram: f64) {
+fn report(run_dir: &std::path::Path, state: &RunState, unigram: f64) -> anyhow::Result<()> {
     println!("run {}", run_dir.display());
     println!("  epoch   step  train_loss  val_loss  val_acc  bits/note  rest_share  tokens/s");
     for r in &state.rows {
@@ -46,6 +46,14 @@ fn report(run_dir: &std::path::Path, state: &RunState, unigram: f64) {
     }
     println!("  unigram baseline loss {unigram:.4} (a model that learned only token frequencies)");
     println!("  best checkpoint {}", run_dir.join(lofi_model::BEST).display());
+    let png = run_dir.join("loss.png");
+    crate::plots::loss_curve(
+        &state.rows,
+        &png,
+        &format!("Loss per epoch: {}", run_dir.display()),
+    )?;
+    println!("  loss curve      {}", png.display());
+    Ok(())
 }
 
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
@@ -60,7 +68,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             &run_dir,
             &state,
             lofi_model::unigram_loss(&cache, spec.model.vocab_size),
-        );
+        )?;
         return Ok(());
     }
     let Some(data) = a.data else {
@@ -159,6 +167,5 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let state = lofi_model::start(&out, spec, &cache, init.as_ref(), &mut on_progress(&bar))
         .with_context(|| format!("training in {}", out.display()))?;
     bar.finish_and_clear();
-    report(&out, &state, lofi_model::unigram_loss(&cache, vocab));
-    Ok(())
+    report(&out, &state, lofi_model::unigram_loss(&cache, vocab))
 }

@@ -410,7 +410,15 @@ fn eval_reports_validation_and_metrics_against_the_corpus() {
     }
     assert_eq!(
         files(&tmp.path().join("rep")),
-        ["report.json", "report.md", "sample-1.mid", "sample-2.mid"]
+        [
+            "piano-roll-1.png",
+            "piano-roll-2.png",
+            "pitch-classes.png",
+            "report.json",
+            "report.md",
+            "sample-1.mid",
+            "sample-2.mid"
+        ]
     );
     // A cache of another tokenizer is a clear error.
     json(&lofi_in(
