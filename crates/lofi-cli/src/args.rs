@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 /// token cache a model can train on, or `lofi inspect FILE.mid` to see how
 /// lofi reads one file.
 #[derive(Debug, Parser)]
-#[command(name = "lofi", version, about, long_about)]
+#[command(name = "lofi", version, about, long_about, args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -173,6 +173,11 @@ pub struct RenderArgs {
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
+    /// Options from a TOML file: keys are this command's long option names
+    /// (`arch = "gru"`, `seq-len = 128`, `last-token-only = true`, …); options
+    /// given on the command line win.
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
     /// Token cache made by `lofi ingest`.
     #[arg(long, value_name = "CACHE", required_unless_present = "resume")]
     pub data: Option<PathBuf>,

@@ -16,7 +16,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let argv = match train::expand_config(std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = args::Cli::parse_from(argv);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

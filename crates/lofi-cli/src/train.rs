@@ -9,6 +9,68 @@ use lofi_tokens::Cache;
 
 use crate::args::TrainArgs;
 
+/// Splices the options of `lofi train --config FILE.toml` into the command
+/// line, before the options typed there (so those win: the `lofi` command
+/// lets a later occurrence of an option override an earlier one). Other
+/// commands' arguments pass through untouched.
+pub fn expand_config(args: Vec<std::ffi::OsString>) -> anyhow::Result<Vec<std::ffi::OsString>> {
+    use clap::CommandFactory;
+    if args.get(1).and_then(|a| a.to_str()) != Some("train") {
+        return Ok(args);
+    }
+    let Some(at) = args
+        .iter()
+        .position(|a| a == "--config" || a.to_str().is_some_and(|a| a.starts_with("--config=")))
+    else {
+        return Ok(args);
+    };
+    let (path, used) = match args[at].to_str().and_then(|a| a.strip_prefix("--config=")) {
+        Some(p) => (PathBuf::from(p), 1),
+        None => match args.get(at + 1) {
+            Some(p) => (PathBuf::from(p), 2),
+            None => return Ok(args),
+        },
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading --config {}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("--config {}: not TOML", path.display()))?;
+    let cmd = crate::args::Cli::command();
+    let train = cmd.find_subcommand("train").context("the train command")?;
+    let known: Vec<String> = train
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .filter(|l| !["config", "resume", "help"].contains(&l.as_str()))
+        .collect();
+    let mut spliced: Vec<std::ffi::OsString> = Vec::new();
+    for (key, value) in &table {
+        let flag = key.replace('_', "-");
+        if !known.contains(&flag) {
+            bail!(
+                "--config {}: unknown option {key:?} (known: {})",
+                path.display(),
+                known.join(", ")
+            );
+        }
+        match value {
+            toml::Value::Boolean(true) => spliced.push(format!("--{flag}").into()),
+            toml::Value::Boolean(false) => {}
+            toml::Value::String(v) => spliced.extend([format!("--{flag}").into(), v.into()]),
+            toml::Value::Integer(v) => spliced.extend([format!("--{flag}").into(), v.to_string().into()]),
+            toml::Value::Float(v) => spliced.extend([format!("--{flag}").into(), v.to_string().into()]),
+            other => bail!(
+                "--config {}: {key} = {other} is not a string, number or boolean",
+                path.display()
+            ),
+        }
+    }
+    let mut out: Vec<std::ffi::OsString> = args[..2].to_vec();
+    out.extend(spliced);
+    out.extend(args[2..at].iter().cloned());
+    out.extend(args[at + used..].iter().cloned());
+    Ok(out)
+}
+
 fn bar() -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
     bar.set_style(

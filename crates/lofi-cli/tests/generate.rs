@@ -437,3 +437,45 @@ fn eval_reports_validation_and_metrics_against_the_corpus() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("tokenizer"));
 }
+
+#[test]
+fn train_reads_a_toml_config_and_the_command_line_wins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let midi = repo().join("testdata/midi");
+    json(&lofi_in(
+        tmp.path(),
+        &[
+            "ingest",
+            midi.to_str().unwrap(),
+            "--out",
+            "t.lofitok",
+            "--val-fraction",
+            "0.5",
+            "--json",
+        ],
+    ));
+    std::fs::write(
+        tmp.path().join("small.toml"),
+        "data = \"t.lofitok\"\narch = \"gru\"\nseq-len = 16\nembed = 16\nhidden = 24\nlayers = 1\n\
+         max_steps = 1\nbatch = 2\nlast-token-only = true\nseed = 4\n",
+    )
+    .unwrap();
+    let out = lofi_in(
+        tmp.path(),
+        &["train", "--config", "small.toml", "--arch", "rnn", "--out", "r"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("r/run.json")).unwrap()).unwrap();
+    assert_eq!(spec["model"]["arch"], "rnn", "the command line wins");
+    assert_eq!(spec["model"]["seq_len"], 16);
+    assert_eq!(spec["model"]["hidden"], 24);
+    assert_eq!(spec["train"]["seed"], 4);
+    assert_eq!(spec["train"]["last_token_only"], true);
+
+    std::fs::write(tmp.path().join("bad.toml"), "arhc = \"gru\"\n").unwrap();
+    let out = lofi_in(tmp.path(), &["train", "--config=bad.toml"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("arhc"), "{err}");
+}
