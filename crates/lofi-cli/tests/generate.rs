@@ -35,6 +35,26 @@ fn files(dir: &Path) -> Vec<String> {
     names
 }
 
+/// Ingests the project's MIDI fixtures into `dir/out` with `scheme`, half
+/// of the songs held out.
+fn ingest_fixtures(dir: &Path, out: &str, scheme: &str) {
+    let midi = repo().join("testdata/midi");
+    json(&lofi_in(
+        dir,
+        &[
+            "ingest",
+            midi.to_str().unwrap(),
+            "--tokenizer",
+            scheme,
+            "--out",
+            out,
+            "--val-fraction",
+            "0.5",
+            "--json",
+        ],
+    ));
+}
+
 #[test]
 fn bare_generate_writes_sample_track_and_manifest_in_a_fresh_folder() {
     let tmp = tempfile::tempdir().unwrap();
@@ -268,19 +288,7 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
 #[test]
 fn fine_tune_the_built_in_model_on_your_midi_then_generate_with_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let midi = repo().join("testdata/midi");
-    json(&lofi_in(
-        tmp.path(),
-        &[
-            "ingest",
-            midi.to_str().unwrap(),
-            "--out",
-            "mine.lofitok",
-            "--val-fraction",
-            "0.5",
-            "--json",
-        ],
-    ));
+    ingest_fixtures(tmp.path(), "mine.lofitok", "remi");
     let out = lofi_in(
         tmp.path(),
         &[
@@ -328,18 +336,7 @@ fn fine_tune_the_built_in_model_on_your_midi_then_generate_with_it() {
         ))["model_hash"]
     );
     // A cache of another tokenizer cannot fine-tune it.
-    json(&lofi_in(
-        tmp.path(),
-        &[
-            "ingest",
-            midi.to_str().unwrap(),
-            "--tokenizer",
-            "classic",
-            "--out",
-            "c.lofitok",
-            "--json",
-        ],
-    ));
+    ingest_fixtures(tmp.path(), "c.lofitok", "classic");
     let out = lofi_in(
         tmp.path(),
         &[
@@ -360,19 +357,7 @@ fn fine_tune_the_built_in_model_on_your_midi_then_generate_with_it() {
 #[test]
 fn eval_reports_validation_and_metrics_against_the_corpus() {
     let tmp = tempfile::tempdir().unwrap();
-    let midi = repo().join("testdata/midi");
-    json(&lofi_in(
-        tmp.path(),
-        &[
-            "ingest",
-            midi.to_str().unwrap(),
-            "--out",
-            "t.lofitok",
-            "--val-fraction",
-            "0.5",
-            "--json",
-        ],
-    ));
+    ingest_fixtures(tmp.path(), "t.lofitok", "remi");
     let v = json(&lofi_in(
         tmp.path(),
         &[
@@ -421,18 +406,7 @@ fn eval_reports_validation_and_metrics_against_the_corpus() {
         ]
     );
     // A cache of another tokenizer is a clear error.
-    json(&lofi_in(
-        tmp.path(),
-        &[
-            "ingest",
-            midi.to_str().unwrap(),
-            "--tokenizer",
-            "classic",
-            "--out",
-            "c.lofitok",
-            "--json",
-        ],
-    ));
+    ingest_fixtures(tmp.path(), "c.lofitok", "classic");
     let out = lofi_in(tmp.path(), &["eval", "--data", "c.lofitok", "--samples", "1"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("tokenizer"));
@@ -441,19 +415,7 @@ fn eval_reports_validation_and_metrics_against_the_corpus() {
 #[test]
 fn train_reads_a_toml_config_and_the_command_line_wins() {
     let tmp = tempfile::tempdir().unwrap();
-    let midi = repo().join("testdata/midi");
-    json(&lofi_in(
-        tmp.path(),
-        &[
-            "ingest",
-            midi.to_str().unwrap(),
-            "--out",
-            "t.lofitok",
-            "--val-fraction",
-            "0.5",
-            "--json",
-        ],
-    ));
+    ingest_fixtures(tmp.path(), "t.lofitok", "remi");
     std::fs::write(
         tmp.path().join("small.toml"),
         "data = \"t.lofitok\"\narch = \"gru\"\nseq-len = 16\nembed = 16\nhidden = 24\nlayers = 1\n\

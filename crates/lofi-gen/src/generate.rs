@@ -318,7 +318,9 @@ pub fn generate(
         stepper(&model.model, &model.spec.model)?
     };
     let prompt_tokens: &[Token] = prompt.map_or(&[], |p| &p.tokens);
-    let prompt_notes = notes_of(tokenizer, prompt_tokens).len();
+    // What the prompt decodes to, before anything is drawn.
+    let prompt_decoded = notes_of(tokenizer, prompt_tokens);
+    let prompt_notes = prompt_decoded.len();
     let vocab = model.spec.model.vocab_size;
     let allowed = |t: Token| usize::from(t) < vocab && t != PAD && t != BOS && t != EOS;
     let is_rest = |t: Token| tokenizer.is_rest(t);
@@ -365,7 +367,7 @@ pub fn generate(
         history.extend_from_slice(prompt_tokens);
         let mut logits = stepper.feed(&history).to_vec();
         let first = history.len();
-        let mut notes = notes_of(tokenizer, &history[1..]);
+        let mut notes = prompt_decoded.clone();
         sampler.set_bias(&key_bias(&notes));
         loop {
             let tok = sampler

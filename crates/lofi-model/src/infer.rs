@@ -48,7 +48,7 @@ pub trait Stepper {
 pub fn stepper(model: &LofiModel, config: &ModelConfig) -> Result<Box<dyn Stepper>, ModelError> {
     Ok(match config.arch {
         Arch::Transformer => Box::new(TransformerStepper::new(model, config)?),
-        Arch::Rnn | Arch::Gru | Arch::Lstm => Box::new(RecurrentStepper::new(model.clone(), config)),
+        Arch::Rnn | Arch::Gru | Arch::Lstm => Box::new(RecurrentStepper::new(model.clone(), config)?),
         Arch::Cnn => Box::new(WindowStepper::new(model.clone(), config)),
     })
 }
@@ -437,13 +437,20 @@ pub struct RecurrentStepper {
 }
 
 impl RecurrentStepper {
-    pub fn new(model: LofiModel, config: &ModelConfig) -> Self {
-        Self {
+    /// Refuses a model without recurrent layers.
+    pub fn new(model: LofiModel, config: &ModelConfig) -> Result<Self, ModelError> {
+        if !matches!(model.body, Body::Rnn(_) | Body::Gru(_) | Body::Lstm(_)) {
+            return Err(ModelError::Config(format!(
+                "a {} model has no recurrent state to carry",
+                config.arch.name()
+            )));
+        }
+        Ok(Self {
             model,
             state: None,
             device: Device::flex(),
             logits: vec![0.0; config.vocab_size],
-        }
+        })
     }
 }
 

@@ -258,62 +258,71 @@ impl LofiModel {
     /// dropout is active outside autodiff).
     ///
     /// tokens `[batch, seq]` → logits `[batch, seq, vocab]` and the state
-    /// after the last token. Panics only if called on a CNN or Transformer,
-    /// which [`crate::infer::stepper`] never does.
-    pub fn step_recurrent(
+    /// after the last token. Only [`crate::RecurrentStepper`] calls it, and
+    /// it refuses to be built for a CNN or Transformer.
+    pub(crate) fn step_recurrent(
         &self,
         tokens: Tensor<2, Int>,
         state: Option<RecurrentState>,
     ) -> (Tensor<3>, RecurrentState) {
         // [batch, seq] → [batch, seq, embed]
-        let mut x = self.embedding.forward(tokens);
-        let state = match (&self.body, state) {
+        let x = self.embedding.forward(tokens);
+        let (x, state) = match (&self.body, state) {
             (Body::Rnn(layers), s) => {
-                let mut prev: Vec<_> = match s {
-                    Some(RecurrentState::Rnn(v)) => v.into_iter().map(Some).collect(),
-                    _ => layers.iter().map(|_| None).collect(),
+                let prev = match s {
+                    Some(RecurrentState::Rnn(v)) => Some(v),
+                    _ => None,
                 };
-                let mut next = Vec::with_capacity(layers.len());
-                for (l, s) in layers.iter().zip(prev.drain(..)) {
-                    let (y, st) = l.forward(x, s);
-                    x = y;
-                    next.push(st);
-                }
-                RecurrentState::Rnn(next)
+                let (x, next) = stack(layers, x, prev, |l, x, s| l.forward(x, s));
+                (x, RecurrentState::Rnn(next))
             }
             (Body::Gru(layers), s) => {
-                let mut prev: Vec<_> = match s {
-                    Some(RecurrentState::Gru(v)) => v.into_iter().map(Some).collect(),
-                    _ => layers.iter().map(|_| None).collect(),
+                let prev = match s {
+                    Some(RecurrentState::Gru(v)) => Some(v),
+                    _ => None,
                 };
-                let mut next = Vec::with_capacity(layers.len());
-                for (l, s) in layers.iter().zip(prev.drain(..)) {
+                let (x, next) = stack(layers, x, prev, |l, x, s| {
                     // [batch, seq, hidden]; the state is the last step
                     let y = l.forward(x, s);
                     let [b, t, h] = y.dims();
-                    next.push(y.clone().slice([0..b, t - 1..t, 0..h]).reshape([b, h]));
-                    x = y;
-                }
-                RecurrentState::Gru(next)
+                    let last = y.clone().slice([0..b, t - 1..t, 0..h]).reshape([b, h]);
+                    (y, last)
+                });
+                (x, RecurrentState::Gru(next))
             }
             (Body::Lstm(layers), s) => {
-                let mut prev: Vec<_> = match s {
-                    Some(RecurrentState::Lstm(v)) => v.into_iter().map(Some).collect(),
-                    _ => layers.iter().map(|_| None).collect(),
+                let prev = match s {
+                    Some(RecurrentState::Lstm(v)) => Some(v),
+                    _ => None,
                 };
-                let mut next = Vec::with_capacity(layers.len());
-                for (l, s) in layers.iter().zip(prev.drain(..)) {
-                    let (y, st) = l.forward(x, s);
-                    x = y;
-                    next.push(st);
-                }
-                RecurrentState::Lstm(next)
+                let (x, next) = stack(layers, x, prev, |l, x, s| l.forward(x, s));
+                (x, RecurrentState::Lstm(next))
             }
-            _ => panic!("step_recurrent called on a model without recurrent layers"),
+            _ => unreachable!("RecurrentStepper is only built for recurrent models"),
         };
         // [batch, seq, hidden] → [batch, seq, vocab]
         (self.head.forward(x), state)
     }
+}
+
+/// Runs `layers` in turn over `x`, each from its state in `prev` (fresh
+/// without one), and collects the state each leaves.
+///
+/// x `[batch, seq, features]` → `[batch, seq, hidden]`, one state per layer.
+fn stack<L, S>(
+    layers: &[L],
+    mut x: Tensor<3>,
+    prev: Option<Vec<S>>,
+    step: impl Fn(&L, Tensor<3>, Option<S>) -> (Tensor<3>, S),
+) -> (Tensor<3>, Vec<S>) {
+    let mut prev = prev.map(Vec::into_iter);
+    let mut next = Vec::with_capacity(layers.len());
+    for l in layers {
+        let (y, st) = step(l, x, prev.as_mut().and_then(Iterator::next));
+        x = y;
+        next.push(st);
+    }
+    (x, next)
 }
 
 impl Cnn {

@@ -745,19 +745,11 @@ fn run(
 /// of a model that learned nothing but token frequencies.
 pub fn unigram_loss(cache: &Cache, vocab: usize) -> f64 {
     let mut counts = vec![0u64; vocab];
-    let mut n = 0u64;
     for t in Stream::of(cache, Split::Train).tokens {
         if let Some(c) = counts.get_mut(t as usize) {
             *c += 1;
-            n += 1;
         }
     }
-    counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let p = c as f64 / n as f64;
-            -p * p.ln()
-        })
-        .sum()
+    // Entropy in bits → nats.
+    lofi_score::entropy(&counts) * std::f64::consts::LN_2
 }
