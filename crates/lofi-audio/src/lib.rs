@@ -12,6 +12,7 @@ mod dsp;
 mod error;
 mod fx;
 mod instruments;
+pub mod loudness;
 mod master;
 mod preset;
 mod wav;
@@ -30,7 +31,7 @@ pub use preset::{
     AmbienceSettings, BassSettings, DrumSettings, KeysSettings, MasterSettings, Preset, SidechainSettings,
     BUILTIN_PRESETS,
 };
-pub use wav::{encode_wav, write_wav, WavFormat};
+pub use wav::{encode_wav, write_wav, write_wav_to, WavFormat};
 
 use dsp::{db, saturate, Biquad, Reverb};
 

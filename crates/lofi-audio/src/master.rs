@@ -4,6 +4,7 @@
 use ebur128::{EbuR128, Mode};
 
 use crate::error::AudioError;
+use crate::loudness;
 
 /// What mastering did and measured.
 #[derive(Clone, Copy, Debug, serde::Serialize)]
@@ -16,34 +17,26 @@ pub struct Mastered {
     pub gain_db: f64,
 }
 
-/// Loudness and true peak of a stereo signal.
+/// Loudness and true peak of a stereo signal, measured by the `ebur128`
+/// crate: the reference the mastering meter ([`crate::loudness`]) is held to.
 pub fn measure(left: &[f32], right: &[f32], rate: u32) -> Result<(f64, f64), AudioError> {
-    let (lufs, tp) = meter(left, right, rate, true)?;
-    Ok((lufs, tp.unwrap_or(f64::NEG_INFINITY)))
-}
-
-/// Integrated loudness, and the true peak in dBTP when `true_peak` (which
-/// costs about three times the loudness alone).
-fn meter(left: &[f32], right: &[f32], rate: u32, true_peak: bool) -> Result<(f64, Option<f64>), AudioError> {
     let err = |e: ebur128::Error| AudioError::Render(format!("loudness measurement: {e:?}"));
-    let mode = if true_peak {
-        Mode::I | Mode::TRUE_PEAK
-    } else {
-        Mode::I
-    };
-    let mut meter = EbuR128::new(2, rate, mode).map_err(err)?;
+    let mut meter = EbuR128::new(2, rate, Mode::I | Mode::TRUE_PEAK).map_err(err)?;
     meter.add_frames_planar_f32(&[left, right]).map_err(err)?;
     let lufs = meter.loudness_global().map_err(err)?;
-    let tp = if true_peak {
-        let tp = meter
-            .true_peak(0)
-            .map_err(err)?
-            .max(meter.true_peak(1).map_err(err)?);
-        Some(20.0 * tp.max(1e-12).log10())
-    } else {
-        None
-    };
-    Ok((lufs, tp))
+    let tp = meter
+        .true_peak(0)
+        .map_err(err)?
+        .max(meter.true_peak(1).map_err(err)?);
+    Ok((lufs, 20.0 * tp.max(1e-12).log10()))
+}
+
+/// Integrated loudness and true peak by the fast meter.
+fn meter(left: &[f32], right: &[f32], rate: u32) -> (f64, f64) {
+    (
+        loudness::integrated_loudness(left, right, rate),
+        loudness::true_peak_dbtp(left, right),
+    )
 }
 
 /// Masters `left`/`right` (the pre-master mix) into `out_l`/`out_r`.
@@ -62,7 +55,7 @@ pub fn master(
     target_lufs: f64,
     ceiling_dbtp: f64,
 ) -> Result<Mastered, AudioError> {
-    let (lufs, _) = meter(left, right, rate, false)?;
+    let lufs = loudness::integrated_loudness(left, right, rate);
     if !lufs.is_finite() {
         out_l.copy_from_slice(left);
         out_r.copy_from_slice(right);
@@ -88,18 +81,7 @@ pub fn master(
             ceiling_db,
             rate,
         );
-        // The first round usually only needs its gain trimmed: skip the
-        // true peak, which costs twice the loudness, until it may pass.
-        let (l, tp) = if round == 0 {
-            let (l, _) = meter(out_l, out_r, rate, false)?;
-            if (l - target_lufs).abs() > 0.1 {
-                gain_db += target_lufs - l;
-                continue;
-            }
-            measure(out_l, out_r, rate)?
-        } else {
-            measure(out_l, out_r, rate)?
-        };
+        let (l, tp) = meter(out_l, out_r, rate);
         result = Some((l, tp));
         let loud_ok = (l - target_lufs).abs() <= 0.1;
         let peak_ok = tp <= ceiling_dbtp;
@@ -116,7 +98,7 @@ pub fn master(
     // Report what the output really measures, converged or not.
     let (lufs, true_peak_dbtp) = match result {
         Some(r) => r,
-        None => measure(out_l, out_r, rate)?,
+        None => meter(out_l, out_r, rate),
     };
     Ok(Mastered {
         lufs,
@@ -183,6 +165,9 @@ fn limit(
     // average only holds values at or below what the peak needs, and the
     // gain glides down over the look-ahead instead of jumping.
     let cap = look + 1;
+    // Ring positions wrap by one compare: a `%` per sample was a division
+    // in the hottest loop of mastering.
+    let wrap = |i: usize| if i >= cap { i - cap } else { i };
     let mut ring = vec![0usize; cap];
     let (mut head, mut len) = (0usize, 0usize);
     // Before the first sample the window holds the first window's minimum,
@@ -193,24 +178,28 @@ fn limit(
     let release = (-1.0 / (0.08 * rate as f32)).exp();
     let mut g_prev = 1.0f32;
     let mut pushed = 0usize;
+    let mut slot = 0usize;
     for i in 0..n {
         // Push indices up to i + look - 1.
         while pushed < (i + look).min(n) {
-            while len > 0 && needed[ring[(head + len - 1) % cap]] >= needed[pushed] {
+            while len > 0 && needed[ring[wrap(head + len - 1)]] >= needed[pushed] {
                 len -= 1;
             }
-            ring[(head + len) % cap] = pushed;
+            ring[wrap(head + len)] = pushed;
             len += 1;
             pushed += 1;
         }
         while len > 0 && ring[head] < i {
-            head = (head + 1) % cap;
+            head = wrap(head + 1);
             len -= 1;
         }
         let m = if len > 0 { needed[ring[head]] } else { 1.0 };
-        let slot = i % look;
         sum += m - window[slot];
         window[slot] = m;
+        slot += 1;
+        if slot == look {
+            slot = 0;
+        }
         let avg = (sum / look as f32).min(1.0);
         let g = avg.min(g_prev + (1.0 - g_prev) * (1.0 - release));
         g_prev = g;

@@ -112,6 +112,17 @@ impl Score {
 /// Writes `bytes` to a temporary file beside `path` and renames it into
 /// place, so a reader never sees a half-written file, even after a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] for content produced piece by piece: `fill` writes into
+/// a buffered temporary file beside `path`, which is synced and renamed into
+/// place only if `fill` succeeds (and removed otherwise). Large outputs such
+/// as WAV files then never need the whole file in memory.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+) -> io::Result<()> {
     use std::io::Write;
     let dir = path
         .parent()
@@ -126,8 +137,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         std::process::id()
     ));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let mut f = io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
+        fill(&mut f)?;
+        f.flush()?;
+        let f = f.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
