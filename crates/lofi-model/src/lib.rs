@@ -11,6 +11,7 @@ mod data;
 mod error;
 pub mod infer;
 mod model;
+mod recurrent;
 mod train;
 
 pub use data::{stream, Stream};

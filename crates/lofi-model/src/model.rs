@@ -16,6 +16,8 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::recurrent::{layer_steps, Layer};
+
 /// Which architecture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -209,18 +211,39 @@ impl LofiModel {
     /// (CNN: the token after the window).
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
         let [batch, seq] = tokens.dims();
+        let layers: Option<Vec<Layer<'_>>> = match &self.body {
+            Body::Rnn(l) => Some(l.iter().map(Layer::Rnn).collect()),
+            Body::Gru(l) => Some(l.iter().map(Layer::Gru).collect()),
+            Body::Lstm(l) => Some(l.iter().map(Layer::Lstm).collect()),
+            _ => None,
+        };
+        if let Some(layers) = layers {
+            // Recurrent: the window as its steps (see `recurrent`), each
+            // step's tokens [batch, 1] → [batch, embed] embedded on its own
+            // so no window-sized tensor is sliced under autodiff.
+            let embed = self.embedding.weight.dims()[1];
+            let mut steps: Vec<Tensor<2>> = (0..seq)
+                .map(|s| {
+                    let step = tokens.clone().slice([0..batch, s..s + 1]);
+                    self.dropout
+                        .forward(self.embedding.forward(step))
+                        .reshape([batch, embed])
+                })
+                .collect();
+            // seq × [batch, features] → seq × [batch, hidden], per layer
+            for layer in layers {
+                steps = layer_steps(layer, steps)
+                    .into_iter()
+                    .map(|h| self.dropout.forward(h))
+                    .collect();
+            }
+            // seq × [batch, hidden] → [batch, seq, hidden] → [batch, seq, vocab]
+            return self.head.forward(Tensor::stack(steps, 1));
+        }
         // [batch, seq] → [batch, seq, embed]
         let x = self.dropout.forward(self.embedding.forward(tokens));
         let h = match &self.body {
-            Body::Rnn(layers) => layers
-                .iter()
-                .fold(x, |x, l| self.dropout.forward(l.forward(x, None).0)),
-            Body::Gru(layers) => layers
-                .iter()
-                .fold(x, |x, l| self.dropout.forward(l.forward(x, None))),
-            Body::Lstm(layers) => layers
-                .iter()
-                .fold(x, |x, l| self.dropout.forward(l.forward(x, None).0)),
+            Body::Rnn(_) | Body::Gru(_) | Body::Lstm(_) => unreachable!("handled above"),
             Body::Cnn(cnn) => {
                 // [batch, seq, embed] → [batch, embed, seq] → convs and pools
                 // → [batch, hidden, seq / 2^layers] → [batch, 1, hidden]
