@@ -1,9 +1,11 @@
-//! Drums from a pattern library, on the keys' grid: swing, late kick and
-//! snare, humanized hats and velocities, fills at section ends.
+//! Drums on the keys' grid: swing, late kick and snare, humanized hats and
+//! velocities, fills at section ends, played from two one-bar grooves.
 //!
-//! Learned drums (a model trained on the Groove MIDI Dataset with the
-//! `drums` tokenizer) are to replace the library once models land; the
-//! library stays as the fallback.
+//! The grooves are learned ones when the caller passes them (`lofi-gen`
+//! draws them from a model trained on the Groove MIDI Dataset with the
+//! `drums` tokenizer) or two from the library below, the fallback.
+
+use std::borrow::Cow;
 
 use lofi_score::{Note, Part, Program};
 
@@ -19,9 +21,9 @@ const OPEN_HAT: u8 = 46;
 const CRASH: u8 = 49;
 
 /// One bar of a groove: a velocity per 16th step (0 = silent) per voice.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DrumPattern {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     pub kick: [u8; 16],
     pub snare: [u8; 16],
     pub hat: [u8; 16],
@@ -35,35 +37,35 @@ const NONE: [u8; 16] = [0; 16];
 /// The library: slow hip-hop grooves, backbeat on 2 and 4 (half-time: on 3).
 pub const PATTERNS: [DrumPattern; 5] = [
     DrumPattern {
-        name: "boom-bap",
+        name: Cow::Borrowed("boom-bap"),
         kick: [110, 0, 0, 0, 0, 0, 0, 78, 0, 0, 96, 0, 0, 0, 0, 0],
         snare: [0, 0, 0, 0, 104, 0, 0, 0, 0, 0, 0, 0, 104, 0, 0, 30],
         hat: EIGHTHS,
         open_hat: NONE,
     },
     DrumPattern {
-        name: "lazy",
+        name: Cow::Borrowed("lazy"),
         kick: [106, 0, 0, 70, 0, 0, 0, 0, 96, 0, 0, 0, 0, 0, 0, 0],
         snare: [0, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0],
         hat: EIGHTHS,
         open_hat: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 40, 0],
     },
     DrumPattern {
-        name: "laid-back",
+        name: Cow::Borrowed("laid-back"),
         kick: [110, 0, 0, 0, 0, 0, 80, 0, 0, 92, 0, 0, 0, 0, 0, 0],
         snare: [0, 0, 0, 0, 102, 0, 0, 28, 0, 0, 0, 0, 102, 0, 0, 0],
         hat: EIGHTHS_PUSH,
         open_hat: NONE,
     },
     DrumPattern {
-        name: "wonky",
+        name: Cow::Borrowed("wonky"),
         kick: [108, 0, 0, 0, 0, 74, 0, 0, 0, 0, 90, 70, 0, 0, 0, 0],
         snare: [0, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0],
         hat: EIGHTHS,
         open_hat: NONE,
     },
     DrumPattern {
-        name: "half-time",
+        name: Cow::Borrowed("half-time"),
         kick: [110, 0, 0, 0, 0, 0, 0, 0, 0, 0, 84, 0, 0, 0, 0, 0],
         snare: [0, 0, 0, 0, 0, 0, 0, 0, 106, 0, 0, 0, 0, 0, 0, 0],
         hat: EIGHTHS_PUSH,

@@ -2,8 +2,8 @@
 //!
 //! The keys of the sample are quantized to the 16th grid and cut into loops;
 //! a song form (intro, main loop, variation, breakdown, outro) is laid out to
-//! reach the requested length; drums from a pattern library with variations
-//! and fills, and a bass line that follows the harmony and the kick, are
+//! reach the requested length; drums (learned grooves given by the caller,
+//! or a pattern library) with variations and fills, and a bass line that follows the harmony and the kick, are
 //! written on the same grid, with the same swing, so downbeats line up.
 //! Everything random flows from one seed.
 
@@ -49,6 +49,9 @@ pub struct ArrangeOptions {
     /// A seamlessly loopable form: no intro or outro, no fill into the wrap.
     pub looped: bool,
     pub seed: u64,
+    /// Main and variation grooves to play instead of two drawn from the
+    /// library (learned ones, for example: `lofi_gen::learn_grooves`).
+    pub grooves: Option<(DrumPattern, DrumPattern)>,
 }
 
 impl Default for ArrangeOptions {
@@ -62,6 +65,7 @@ impl Default for ArrangeOptions {
             velocity_jitter: 8,
             looped: false,
             seed: 0,
+            grooves: None,
         }
     }
 }
@@ -168,7 +172,10 @@ pub fn arrange(input: &Score, options: &ArrangeOptions) -> Result<Arrangement, A
         hat_jitter: options.hat_jitter_ms * ticks_per_ms,
         velocity_jitter: options.velocity_jitter,
     };
-    let (main_pattern, variation_pattern) = drums::pick_patterns(&mut rng);
+    let (main_pattern, variation_pattern) = match &options.grooves {
+        Some((main, variation)) => (main, variation),
+        None => drums::pick_patterns(&mut rng),
+    };
 
     let keys = keys::arrange_keys(&sample, &sections, swing_ticks);
     let (drum_part, kicks, kick_steps) = drums::arrange_drums(

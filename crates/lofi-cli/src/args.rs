@@ -97,6 +97,11 @@ pub struct IngestArgs {
     /// How many of the most frequent tokens to list.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
+    /// Only files whose path under DIR (with `/` separators) matches this
+    /// regular expression, e.g. `_(hiphop|funk|soul)[-_].*_beat_4-4` for the
+    /// slow grooves of the Groove MIDI Dataset.
+    #[arg(long, value_name = "REGEX")]
+    pub include: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +149,14 @@ pub struct TrackArgs {
     /// Make the track loop seamlessly (no intro or outro, tails wrap around).
     #[arg(long = "loop")]
     pub looped: bool,
+    /// Drum grooves: `learned` (drawn from the drums model, trained on the
+    /// Groove MIDI Dataset) or `library` (the built-in patterns).
+    #[arg(long, default_value = "learned", value_name = "SOURCE")]
+    pub drums: String,
+    /// The drums model for `--drums learned`: a run folder of `lofi train`
+    /// on a `drums` cache, or `default` (built into the binary).
+    #[arg(long, default_value = "default", value_name = "RUN_DIR|default")]
+    pub drums_model: String,
 }
 
 #[derive(Debug, Args)]
@@ -238,6 +251,10 @@ pub struct TrainArgs {
     /// its architecture and sizes (the size flags then do not apply).
     #[arg(long, value_name = "RUN_DIR|default")]
     pub init: Option<PathBuf>,
+    /// Backend that trains: flex (CPU); wgpu or cuda in a build with
+    /// `--features wgpu` / `--features cuda`.
+    #[arg(long, default_value = "flex", value_name = "NAME")]
+    pub device: String,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }

@@ -16,6 +16,7 @@ struct Plan {
     options: IngestOptions,
     json: bool,
     top: usize,
+    include: Option<regex::Regex>,
 }
 
 fn plan(a: IngestArgs) -> anyhow::Result<Plan> {
@@ -38,7 +39,14 @@ fn plan(a: IngestArgs) -> anyhow::Result<Plan> {
             out.display()
         );
     }
+    let include = a
+        .include
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .context("--include is not a valid regular expression")?;
     Ok(Plan {
+        include,
         dir: a.dir,
         out,
         options: IngestOptions {
@@ -55,7 +63,25 @@ fn plan(a: IngestArgs) -> anyhow::Result<Plan> {
 pub fn run(args: IngestArgs) -> anyhow::Result<()> {
     let plan = plan(args)?;
     let start = Instant::now();
-    let files = find_midi_files(&plan.dir)?;
+    let mut files = find_midi_files(&plan.dir)?;
+    if let Some(re) = &plan.include {
+        let found = files.len();
+        files.retain(|f| {
+            let rel = f.strip_prefix(&plan.dir).unwrap_or(f);
+            let rel: Vec<_> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect();
+            re.is_match(&rel.join("/"))
+        });
+        if files.is_empty() {
+            bail!(
+                "--include {} matches none of the {found} MIDI files under {}",
+                re.as_str(),
+                plan.dir.display()
+            );
+        }
+    }
     let bar = ProgressBar::with_draw_target(Some(files.len() as u64), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} files {per_sec} eta {eta}")

@@ -26,6 +26,8 @@ pub struct Plan {
     pub stems: bool,
     pub json: bool,
     pub ambience: String,
+    /// Where the drum grooves came from, for the manifest and `--json`.
+    pub drums: serde_json::Value,
 }
 
 fn parse_layers(text: &str) -> anyhow::Result<Layers> {
@@ -90,7 +92,7 @@ pub fn plan(
     {
         bail!("-o {}: the output must be a .wav file", wav.display());
     }
-    let arrange = ArrangeOptions {
+    let mut arrange = ArrangeOptions {
         bpm,
         minutes: a.minutes,
         swing: preset.drums.swing,
@@ -100,6 +102,7 @@ pub fn plan(
         ..ArrangeOptions::default()
     };
     arrange.validate()?;
+    let drums = drum_grooves(a, seed, &mut arrange)?;
     let render = RenderOptions {
         sample_rate: a.sample_rate,
         preset,
@@ -120,7 +123,40 @@ pub fn plan(
         stems: a.stems,
         json,
         ambience: a.ambience.clone(),
+        drums,
     })
+}
+
+/// Draws learned grooves into `arrange` for `--drums learned`, and says
+/// where the drums come from. A drums model that yields no usable groove is
+/// not fatal: the library plays, and the manifest and stderr say why.
+fn drum_grooves(a: &TrackArgs, seed: u64, arrange: &mut ArrangeOptions) -> anyhow::Result<serde_json::Value> {
+    match a.drums.as_str() {
+        "library" => Ok(json!({ "source": "library" })),
+        "learned" => {
+            let model = lofi_gen::Model::load_drums(&a.drums_model)?;
+            let options = lofi_gen::GrooveOptions {
+                seed,
+                ..lofi_gen::GrooveOptions::default()
+            };
+            match lofi_gen::learn_grooves(&model, &options) {
+                Ok(g) => {
+                    let value = json!({
+                        "source": "learned", "model": model.name, "model_hash": model.hash,
+                        "attempts": g.attempts, "tokens": g.tokens,
+                        "main": g.main, "variation": g.variation,
+                    });
+                    arrange.grooves = Some((g.main, g.variation));
+                    Ok(value)
+                }
+                Err(e) => {
+                    eprintln!("warning: {e}; playing the pattern library instead");
+                    Ok(json!({ "source": "library", "reason": e.to_string() }))
+                }
+            }
+        }
+        other => bail!("--drums {other:?}: use learned or library"),
+    }
 }
 
 /// Paths of everything a render writes.
@@ -155,6 +191,7 @@ pub fn render_score(
         "true_peak_dbtp": track.mastered.true_peak_dbtp,
         "sections": arrangement.sections,
         "patterns": arrangement.patterns,
+        "drums": plan.drums,
         "render_seconds": start.elapsed().as_secs_f64(),
     }))
 }
@@ -210,6 +247,7 @@ fn write_outputs(
             "soundfont": plan.render.soundfont.is_some(),
         },
         "preset": plan.render.preset,
+        "drums": plan.drums,
         "arrangement": arr,
         "outputs": {
             "wav": file_name(&wav), "midi": file_name(&midi),

@@ -185,6 +185,8 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     if a.batch == 0 || a.epochs == 0 || !(a.lr > 0.0 && a.lr < 1.0) {
         bail!("--batch and --epochs must be at least 1 and --lr in (0, 1)");
     }
+    // Before any run folder is made: a backend this build lacks is an error now.
+    lofi_model::backend::device(&a.device)?;
     if !(a.rest_weight > 0.0 && a.rest_weight <= 1.0) {
         bail!("--rest-weight {} must be in (0, 1]", a.rest_weight);
     }
@@ -217,6 +219,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             weight_decay: a.weight_decay,
             checkpoint_minutes: a.checkpoint_minutes,
             transpose: a.transpose,
+            device: a.device.clone(),
             seed: a.seed,
             ..TrainOptions::default()
         },

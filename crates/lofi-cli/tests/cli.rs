@@ -137,6 +137,38 @@ fn ingest_json_has_the_promised_keys() {
 }
 
 #[test]
+fn ingest_include_keeps_only_matching_paths() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let cache = out_dir.path().join("c.lofitok");
+    let midi = repo().join("testdata/midi");
+    let o = lofi(&[
+        "ingest",
+        midi.to_str().unwrap(),
+        "--include",
+        "^drum-",
+        "--json",
+        "--out",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["files_ok"], 1, "only drum-groove.mid");
+    for (pattern, needle) in [("^nothing", "matches none"), ("(", "regular expression")] {
+        let o = lofi(&[
+            "ingest",
+            midi.to_str().unwrap(),
+            "--include",
+            pattern,
+            "--out",
+            out_dir.path().join("d.lofitok").to_str().unwrap(),
+        ]);
+        assert!(!o.status.success());
+        assert!(String::from_utf8_lossy(&o.stderr).contains(needle));
+    }
+    assert!(!out_dir.path().join("d.lofitok").exists());
+}
+
+#[test]
 fn corrupt_file_is_skipped_unless_strict_and_never_leaves_a_cache() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("corpus");
@@ -261,6 +293,60 @@ fn render_writes_track_midi_stems_and_manifest() {
 }
 
 #[test]
+fn drums_come_from_the_built_in_drums_model_or_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = repo().join("testdata/midi/chord-loop.mid");
+    let run = |drums: &str, seed: &str| {
+        let wav = dir.path().join(format!("{drums}-{seed}.wav"));
+        let o = lofi(&[
+            "render",
+            input.to_str().unwrap(),
+            "-o",
+            wav.to_str().unwrap(),
+            "--minutes",
+            "0.3",
+            "--json",
+            "--seed",
+            seed,
+            "--drums",
+            drums,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let library = run("library", "1");
+    assert_eq!(library["drums"]["source"], "library");
+    assert!(library["drums"].get("reason").is_none());
+    // The built-in drums model gives learned grooves for most seeds (a seed
+    // whose draws hold no usable bar falls back, and says so).
+    let learned: Vec<serde_json::Value> = (1..=4).map(|s| run("learned", &s.to_string())).collect();
+    let from_model = learned
+        .iter()
+        .filter(|v| v["drums"]["source"] == "learned")
+        .count();
+    assert!(from_model >= 3, "{learned:?}");
+    for v in &learned {
+        if v["drums"]["source"] == "learned" {
+            assert_eq!(v["drums"]["model"], "default-drums");
+            assert!(v["patterns"][0].as_str().unwrap().starts_with("learned"));
+        } else {
+            assert!(v["drums"]["reason"].as_str().unwrap().contains("usable"));
+        }
+    }
+    // A keys model is no drums model: a clear error, no files.
+    let o = lofi(&[
+        "render",
+        input.to_str().unwrap(),
+        "-o",
+        dir.path().join("x.wav").to_str().unwrap(),
+        "--drums",
+        "tabla",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("learned or library"));
+    assert!(!dir.path().join("x.wav").exists());
+}
+
+#[test]
 fn render_refuses_bad_soundfont_preset_and_bits_without_writing() {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("t.wav");
@@ -290,4 +376,38 @@ fn render_refuses_bad_soundfont_preset_and_bits_without_writing() {
         1,
         "nothing but x.sf2 was written"
     );
+}
+
+#[test]
+fn a_gpu_backend_this_build_lacks_is_a_clear_error_before_any_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c.lofitok");
+    let midi = repo().join("testdata/midi");
+    let o = lofi(&["ingest", midi.to_str().unwrap(), "--out", cache.to_str().unwrap()]);
+    assert!(o.status.success());
+    let run = dir.path().join("run");
+    for (device, needle) in [
+        ("wgpu", "--features wgpu"),
+        ("cuda", "--features cuda"),
+        ("tpu", "unknown device"),
+    ] {
+        if cfg!(feature = "wgpu") && device == "wgpu" || cfg!(feature = "cuda") && device == "cuda" {
+            continue;
+        }
+        let o = lofi(&[
+            "train",
+            "--data",
+            cache.to_str().unwrap(),
+            "--arch",
+            "gru",
+            "--device",
+            device,
+            "--out",
+            run.to_str().unwrap(),
+        ]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{device}: {err}");
+        assert!(!run.exists());
+    }
 }

@@ -17,3 +17,14 @@ pub const DEFAULT_INDEX: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../models/default/novelty.idx"
 ));
+
+/// The default drums model's run spec (`drums` tokenizer).
+pub const DEFAULT_DRUMS_SPEC: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../models/drums/run.json"
+));
+/// The default drums model's weights.
+pub const DEFAULT_DRUMS_MODEL: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../models/drums/model.bpk"
+));

@@ -10,7 +10,7 @@ use lofi_tokens::{stable_hash, Cache, Split, Token, Tokenizer, BOS, EOS, PAD};
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::default::{DEFAULT_MODEL, DEFAULT_SPEC};
+use crate::default::{DEFAULT_DRUMS_MODEL, DEFAULT_DRUMS_SPEC, DEFAULT_MODEL, DEFAULT_SPEC};
 use crate::error::GenError;
 use crate::key::Key;
 use crate::novelty::NoveltyIndex;
@@ -35,6 +35,16 @@ impl Model {
     pub fn load(arg: &str) -> Result<Model, GenError> {
         if arg == "default" {
             Self::default_model()
+        } else {
+            Self::from_run_dir(Path::new(arg))
+        }
+    }
+
+    /// For drums: `default` (the drums model built into the binary) or a
+    /// run folder.
+    pub fn load_drums(arg: &str) -> Result<Model, GenError> {
+        if arg == "default" {
+            Self::from_bytes("default-drums", DEFAULT_DRUMS_SPEC, DEFAULT_DRUMS_MODEL)
         } else {
             Self::from_run_dir(Path::new(arg))
         }

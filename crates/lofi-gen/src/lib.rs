@@ -6,10 +6,12 @@
 //! the notes asked for, continuing an optional prompt, in an optional key,
 //! and refuses output that copies the training corpus ([`NoveltyIndex`]).
 //! The default model and its corpus index are embedded in the binary
-//! ([`Model::default_model`]).
+//! ([`Model::default_model`]), and so is a drums model whose grooves
+//! ([`learn_grooves`]) the arranger plays.
 
 mod compare;
 mod default;
+mod drums;
 mod error;
 mod generate;
 mod key;
@@ -17,7 +19,8 @@ mod novelty;
 mod sampler;
 
 pub use compare::{compare_sets, SetComparison};
-pub use default::{DEFAULT_INDEX, DEFAULT_MODEL, DEFAULT_SPEC};
+pub use default::{DEFAULT_DRUMS_MODEL, DEFAULT_DRUMS_SPEC, DEFAULT_INDEX, DEFAULT_MODEL, DEFAULT_SPEC};
+pub use drums::{learn_grooves, usable, GrooveOptions, Grooves};
 pub use error::GenError;
 pub use generate::{generate, GenerateOptions, Generated, Model, Prompt};
 pub use key::Key;

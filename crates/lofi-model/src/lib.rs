@@ -7,6 +7,7 @@
 //! same windows of the same token cache, and compared by the same validation
 //! figures (loss, accuracy, bits per note, rest share of predictions).
 
+pub mod backend;
 mod data;
 mod error;
 pub mod infer;

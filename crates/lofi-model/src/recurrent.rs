@@ -195,7 +195,10 @@ mod tests {
     }
 
     fn assert_close(ours: Vec<Tensor<2>>, burns: Tensor<3>) {
-        let ours = Tensor::stack::<3>(ours, 1).into_data().try_to_vec::<f32>().unwrap();
+        let ours = Tensor::stack::<3>(ours, 1)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         let burns = burns.into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(ours.len(), burns.len());
         for (a, b) in ours.iter().zip(&burns) {

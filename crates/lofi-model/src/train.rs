@@ -60,7 +60,15 @@ pub struct TrainOptions {
     /// MIDI range stays where it is. 0 = off.
     #[serde(default)]
     pub transpose: u8,
+    /// Backend that trains: `flex` (CPU), or `wgpu`/`cuda` in builds with
+    /// that cargo feature (see [`crate::backend`]).
+    #[serde(default = "flex")]
+    pub device: String,
     pub seed: u64,
+}
+
+fn flex() -> String {
+    "flex".into()
 }
 
 fn five() -> f64 {
@@ -88,6 +96,7 @@ impl Default for TrainOptions {
             rest_weight: 1.0,
             checkpoint_minutes: five(),
             transpose: 0,
+            device: flex(),
             seed: 0,
         }
     }
@@ -298,7 +307,7 @@ fn begin(
     }
     std::fs::create_dir_all(run_dir).map_err(|e| io(run_dir, e))?;
     write_json(&run_dir.join(SPEC), &spec)?;
-    let device = Device::flex().autodiff();
+    let device = crate::backend::device(&spec.train.device)?.autodiff();
     device.seed(device_seed(spec.train.seed, 0));
     let mut model = spec.model.init(&device);
     if let Some(init) = init {
@@ -333,7 +342,7 @@ pub fn resume(
     if state.finished {
         return Ok(state);
     }
-    let device = Device::flex().autodiff();
+    let device = crate::backend::device(&spec.train.device)?.autodiff();
     device.seed(device_seed(spec.train.seed, 0));
     let mut model = spec.model.init(&device);
     let mut optim = optimizer(&spec.train);
@@ -436,8 +445,9 @@ fn validate(
     tokenizer: &dyn Tokenizer,
     val: &Stream,
 ) -> Result<Validation, ModelError> {
-    let device = Device::flex();
     let model = model.valid();
+    // Batches go where the model is (the CPU, or the GPU it trains on).
+    let device = model.embedding.weight.val().device();
     let seq = spec.model.seq_len;
     let last_only = spec.train.last_token_only || !spec.model.arch.predicts_every_position();
     let stride = if last_only { 1.max(seq / 4) } else { seq };
@@ -564,7 +574,7 @@ fn run(
         )));
     }
     let total_steps = o.max_steps.unwrap_or((o.epochs * per_epoch) as u64);
-    let device = Device::flex().autodiff();
+    let device = crate::backend::device(&spec.train.device)?.autodiff();
     let tokenizer = spec.tokenizer.build()?;
     let loss_fn = if (o.rest_weight - 1.0).abs() > f64::EPSILON {
         let weights = (0..spec.model.vocab_size)
