@@ -169,6 +169,7 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
             ("lufs", "lufs"),
             ("true_peak_dbtp", "true_peak_dbtp"),
             ("render_seconds", "render_seconds"),
+            ("drums", "drums"),
         ] {
             summary[key] = track[from].clone();
         }
@@ -214,6 +215,7 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
             "  arrangement {}",
             summary["track_midi"].as_str().unwrap_or_default()
         );
+        println!("  drums       {}", crate::render::drums_line(&summary["drums"]));
     }
     println!(
         "  manifest    {}",

@@ -127,6 +127,20 @@ pub fn plan(
     })
 }
 
+/// One line for people: where the drum grooves came from.
+pub fn drums_line(drums: &serde_json::Value) -> String {
+    match (drums["source"].as_str(), drums["reason"].as_str()) {
+        (Some("learned"), _) => format!(
+            "learned grooves from {} ({} draw(s), {} tokens)",
+            drums["model"].as_str().unwrap_or_default(),
+            drums["attempts"],
+            drums["tokens"]
+        ),
+        (_, Some(reason)) => format!("pattern library ({reason})"),
+        _ => "pattern library".to_string(),
+    }
+}
+
 /// Draws learned grooves into `arrange` for `--drums learned`, and says
 /// where the drums come from. A drums model that yields no usable groove is
 /// not fatal: the library plays, and the manifest and stderr say why.
@@ -304,6 +318,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
         summary["render_seconds"].as_f64().unwrap_or_default(),
     );
     println!("  arrangement {}", summary["midi"].as_str().unwrap_or_default());
+    println!("  drums       {}", drums_line(&summary["drums"]));
     if let Some(stems) = summary["stems"].as_array().filter(|s| !s.is_empty()) {
         println!(
             "  stems       {}",
