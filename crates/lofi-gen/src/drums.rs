@@ -16,7 +16,7 @@ use std::borrow::Cow;
 
 use lofi_arrange::{DrumPattern, BAR, STEP};
 use lofi_model::{stepper, stream};
-use lofi_tokens::{Token, TokenizerConfig, BOS, EOS, PAD};
+use lofi_tokens::{drum_class, Token, TokenizerConfig, BOS, EOS, PAD};
 
 use crate::error::GenError;
 use crate::generate::Model;
@@ -56,14 +56,14 @@ pub struct Grooves {
     pub tokens: usize,
 }
 
-/// The arranger's voice for a General MIDI drum note from the `drums`
-/// decoder, `None` for toms and cymbals other than the ride.
+/// The arranger's voice (kick, snare, hat, open hat) for a drum note, by
+/// the `drums` tokenizer's own class; `None` for toms and crashes.
 fn voice(pitch: u8) -> Option<usize> {
-    match pitch {
-        36 => Some(0),      // kick
-        38 => Some(1),      // snare
-        42 | 51 => Some(2), // closed hat; the ride plays as hat
-        46 => Some(3),      // open hat
+    match drum_class(pitch)? {
+        0 => Some(0),     // kick
+        1 => Some(1),     // snare
+        2 | 8 => Some(2), // closed hat; the ride plays as hat
+        3 => Some(3),     // open hat
         _ => None,
     }
 }

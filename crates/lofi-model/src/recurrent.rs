@@ -16,7 +16,7 @@
 //! forget gate) fall back to burn's own forward.
 
 use burn::nn::activation::Activation;
-use burn::nn::{GateController, Gru, Lstm, Rnn};
+use burn::nn::{GateController, Gru, Linear, Lstm, Rnn};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::Tensor;
 
@@ -31,29 +31,46 @@ fn activate<const D: usize>(act: &Activation, x: Tensor<D>) -> Tensor<D> {
     }
 }
 
-/// Input and hidden weights of `gates` stacked into one matrix
-/// `[input + hidden, gates × hidden]`, and their biases summed `[gates × hidden]`.
-fn fused(gates: &[&GateController]) -> (Tensor<2>, Tensor<1>) {
-    let input = Tensor::cat(gates.iter().map(|g| g.input_transform.weight.val()).collect(), 1);
-    let hidden = Tensor::cat(gates.iter().map(|g| g.hidden_transform.weight.val()).collect(), 1);
-    (Tensor::cat(vec![input, hidden], 0), summed_bias(gates))
+/// Which of a gate's two linear maps.
+type Side = fn(&GateController) -> &Linear;
+
+fn input(g: &GateController) -> &Linear {
+    &g.input_transform
 }
 
-/// Input and hidden biases of `gates`, summed and concatenated `[gates × hidden]`.
-fn summed_bias(gates: &[&GateController]) -> Tensor<1> {
-    let out = gates[0].input_transform.weight.dims()[1];
-    let device = gates[0].input_transform.weight.device();
+fn hidden(g: &GateController) -> &Linear {
+    &g.hidden_transform
+}
+
+/// One side's weights of `gates` side by side `[in, gates × hidden]`.
+fn weights(gates: &[&GateController], side: Side) -> Tensor<2> {
+    Tensor::cat(gates.iter().map(|g| side(g).weight.val()).collect(), 1)
+}
+
+/// One side's biases of `gates` end to end `[gates × hidden]` (zeros where
+/// a map has none).
+fn biases(gates: &[&GateController], side: Side) -> Tensor<1> {
     Tensor::cat(
         gates
             .iter()
             .map(|g| {
-                [&g.input_transform, &g.hidden_transform]
-                    .into_iter()
-                    .filter_map(|l| l.bias.as_ref().map(|b| b.val()))
-                    .fold(Tensor::zeros([out], &device), |a, b| a + b)
+                let l = side(g);
+                l.bias
+                    .as_ref()
+                    .map(|b| b.val())
+                    .unwrap_or_else(|| Tensor::zeros([l.weight.dims()[1]], &l.weight.device()))
             })
             .collect(),
         0,
+    )
+}
+
+/// Input and hidden weights of `gates` stacked into one matrix
+/// `[input + hidden, gates × hidden]`, and their biases summed `[gates × hidden]`.
+fn fused(gates: &[&GateController]) -> (Tensor<2>, Tensor<1>) {
+    (
+        Tensor::cat(vec![weights(gates, input), weights(gates, hidden)], 0),
+        biases(gates, input) + biases(gates, hidden),
     )
 }
 
@@ -137,25 +154,9 @@ pub(crate) fn layer_steps(layer: Layer<'_>, steps: Vec<Tensor<2>>) -> Vec<Tensor
         Layer::Gru(l) => {
             // Gate order: update, reset, new.
             let gates = [&l.update_gate, &l.reset_gate, &l.new_gate];
-            let wx = Tensor::cat(gates.iter().map(|g| g.input_transform.weight.val()).collect(), 1);
-            let wh = Tensor::cat(gates.iter().map(|g| g.hidden_transform.weight.val()).collect(), 1);
-            let bias = |f: fn(&GateController) -> &burn::nn::Linear| {
-                let n = l.d_hidden;
-                Tensor::cat(
-                    gates
-                        .iter()
-                        .map(|g| {
-                            f(g).bias
-                                .as_ref()
-                                .map(|b| b.val())
-                                .unwrap_or_else(|| Tensor::zeros([n], &device))
-                        })
-                        .collect(),
-                    0,
-                )
-                .unsqueeze::<2>()
-            };
-            let (bx, bh) = (bias(|g| &g.input_transform), bias(|g| &g.hidden_transform));
+            let (wx, wh) = (weights(&gates, input), weights(&gates, hidden));
+            let bx = biases(&gates, input).unsqueeze::<2>();
+            let bh = biases(&gates, hidden).unsqueeze::<2>();
             let n = l.d_hidden;
             let mut h: Tensor<2> = Tensor::zeros([batch, n], &device);
             for x in steps {
