@@ -2,6 +2,7 @@
 
 use lofi_score::{Note, Score, Velocity};
 
+use crate::chords::{self, ChordColor, ChordReport};
 use crate::error::ArrangeError;
 use crate::form::{Section, SectionKind};
 use crate::{BAR, STEP, TICKS_PER_BEAT};
@@ -14,10 +15,12 @@ pub(crate) struct Sample {
     pub segments: Vec<Vec<Note>>,
     /// The loop with the most notes: the song's main loop.
     pub main: usize,
+    /// What colouring its chords did.
+    pub chords: ChordReport,
 }
 
 impl Sample {
-    pub fn from_score(input: &Score) -> Result<Self, ArrangeError> {
+    pub fn from_score(input: &Score, color: ChordColor) -> Result<Self, ArrangeError> {
         let score = input.with_resolution(TICKS_PER_BEAT);
         let round = |t: u32| (t + STEP / 2) / STEP * STEP;
         let mut notes: Vec<Note> = score
@@ -45,6 +48,7 @@ impl Sample {
         for n in &mut notes {
             n.onset -= first_bar * BAR;
         }
+        let (notes, chords) = chords::colour(&notes, color);
         let end = notes.iter().map(Note::end).max().unwrap_or(BAR);
         let total_bars = end.div_ceil(BAR).max(1);
         let loop_bars = [8, 4, 2, 1].into_iter().find(|&l| l <= total_bars).unwrap_or(1);
@@ -71,6 +75,7 @@ impl Sample {
             loop_bars,
             segments,
             main,
+            chords,
         })
     }
 

@@ -4,16 +4,19 @@
 //! a song form (intro, main loop, variation, breakdown, outro) is laid out to
 //! reach the requested length; drums (learned grooves given by the caller,
 //! or a pattern library) with variations and fills, and a bass line that follows the harmony and the kick, are
-//! written on the same grid, with the same swing, so downbeats line up.
+//! written on the same grid, with the same swing, so downbeats line up;
+//! block triads of the sample may be coloured into 7ths and 9ths.
 //! Everything random flows from one seed.
 
 mod bass;
+mod chords;
 mod drums;
 mod error;
 mod form;
 mod keys;
 mod rng;
 
+pub use chords::{ChordColor, ChordReport};
 pub use drums::{DrumPattern, PATTERNS};
 pub use error::ArrangeError;
 pub use form::{Section, SectionKind};
@@ -52,6 +55,9 @@ pub struct ArrangeOptions {
     /// Main and variation grooves to play instead of two drawn from the
     /// library (learned ones, for example: `lofi_gen::learn_grooves`).
     pub grooves: Option<(DrumPattern, DrumPattern)>,
+    /// "Lofi chords": add diatonic 7ths (or 7ths and 9ths) to the sample's
+    /// block triads (see `chords`).
+    pub chords: ChordColor,
 }
 
 impl Default for ArrangeOptions {
@@ -66,6 +72,7 @@ impl Default for ArrangeOptions {
             looped: false,
             seed: 0,
             grooves: None,
+            chords: ChordColor::default(),
         }
     }
 }
@@ -119,6 +126,8 @@ pub struct Arrangement {
     pub sections: Vec<Section>,
     /// Names of the drum patterns used by the main and variation sections.
     pub patterns: (String, String),
+    /// What the lofi-chords colouring did to the sample.
+    pub chords: ChordReport,
     /// Ticks of every kick hit, sorted: what the sidechain ducks to.
     #[serde(skip)]
     pub kicks: Vec<u32>,
@@ -151,7 +160,7 @@ pub fn arrange(input: &Score, options: &ArrangeOptions) -> Result<Arrangement, A
             }
         }
     };
-    let sample = keys::Sample::from_score(input)?;
+    let sample = keys::Sample::from_score(input, options.chords)?;
     let bar_seconds = 4.0 * 60.0 / bpm;
     let sections = form::lay_out(
         options.minutes * 60.0 / bar_seconds,
@@ -212,6 +221,7 @@ pub fn arrange(input: &Score, options: &ArrangeOptions) -> Result<Arrangement, A
         loop_bars: sample.loop_bars,
         sections,
         patterns: (main_pattern.name.to_string(), variation_pattern.name.to_string()),
+        chords: sample.chords,
         kicks,
     })
 }

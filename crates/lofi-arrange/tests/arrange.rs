@@ -206,3 +206,74 @@ fn tempo_outside_60_to_100_is_replaced_from_the_seed() {
     let a = arrange(&fast, &options(4)).unwrap();
     assert!((68.0..=90.0).contains(&a.bpm), "{}", a.bpm);
 }
+
+/// Lofi chords: the keys part of a triad sample gains diatonic 7ths (and
+/// 9ths when asked for); `Keep` plays the sample's pitches only; the bass
+/// still follows the same roots.
+#[test]
+fn lofi_chords_colour_triads_and_keep_leaves_them() {
+    use lofi_arrange::ChordColor;
+    let mut s = Score::new(480);
+    s.tempos = sample().tempos;
+    let mut keys = Part::new("keys", Program::saturating(0), false);
+    // C | Am | F | G as close triads.
+    for (bar, chord) in [[60u8, 64, 67], [57, 60, 64], [53, 57, 60], [55, 59, 62]]
+        .iter()
+        .enumerate()
+    {
+        for &p in chord {
+            keys.notes.push(Note::new(bar as u32 * 1920, 1800, p, 70));
+        }
+    }
+    keys.sort();
+    s.parts.push(keys);
+    let pcs = |a: &lofi_arrange::Arrangement| {
+        a.score.parts[0]
+            .notes
+            .iter()
+            .fold(0u16, |m, n| m | 1 << (n.pitch.value() % 12))
+    };
+    let kept = arrange(
+        &s,
+        &ArrangeOptions {
+            chords: ChordColor::Keep,
+            ..options(1)
+        },
+    )
+    .unwrap();
+    let c_major = [0, 2, 4, 5, 7, 9, 11].iter().fold(0u16, |m, pc| m | 1 << pc);
+    assert_eq!(pcs(&kept), c_major, "the triads' own pitch classes");
+    assert_eq!((kept.chords.block_chords, kept.chords.extended), (4, 0));
+    let sevenths = arrange(&s, &options(1)).unwrap();
+    assert_eq!(sevenths.chords.color, ChordColor::Sevenths, "the default");
+    assert_eq!((sevenths.chords.extended, sevenths.chords.added_notes), (4, 4));
+    let per_bar = |a: &lofi_arrange::Arrangement, bar: u32| {
+        a.score.parts[0]
+            .notes
+            .iter()
+            .filter(|n| n.onset / BAR == bar)
+            .count()
+    };
+    assert_eq!(
+        (per_bar(&kept, 4), per_bar(&sevenths, 4)),
+        (3, 4),
+        "every loop plays the 7th"
+    );
+    let ninths = arrange(
+        &s,
+        &ArrangeOptions {
+            chords: ChordColor::Ninths,
+            ..options(1)
+        },
+    )
+    .unwrap();
+    assert!(ninths.chords.added_notes > 4, "{:?}", ninths.chords);
+    let bass = |a: &lofi_arrange::Arrangement| -> Vec<u8> {
+        a.score.parts[1]
+            .notes
+            .iter()
+            .map(|n| n.pitch.value() % 12)
+            .collect()
+    };
+    assert_eq!(bass(&kept), bass(&sevenths));
+}

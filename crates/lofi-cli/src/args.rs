@@ -157,6 +157,10 @@ pub struct TrackArgs {
     /// on a `drums` cache, or `default` (built into the binary).
     #[arg(long, default_value = "default", value_name = "RUN_DIR|default")]
     pub drums_model: String,
+    /// "Lofi chords": add the diatonic 7th (`7ths`) or 7th and 9th (`9ths`)
+    /// to the sample's block triads, or `keep` its harmony as it is.
+    #[arg(long, default_value = "7ths", value_parser = ["keep", "7ths", "9ths"], value_name = "COLOR")]
+    pub chords: String,
 }
 
 #[derive(Debug, Args)]

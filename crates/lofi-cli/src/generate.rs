@@ -170,6 +170,7 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
             ("true_peak_dbtp", "true_peak_dbtp"),
             ("render_seconds", "render_seconds"),
             ("drums", "drums"),
+            ("chords", "chords"),
         ] {
             summary[key] = track[from].clone();
         }
@@ -216,6 +217,7 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
             summary["track_midi"].as_str().unwrap_or_default()
         );
         println!("  drums       {}", crate::render::drums_line(&summary["drums"]));
+        println!("  chords      {}", crate::render::chords_line(&summary["chords"]));
     }
     println!(
         "  manifest    {}",

@@ -99,6 +99,8 @@ pub fn plan(
         kick_late_ms: (preset.drums.kick_late_ms[0], preset.drums.kick_late_ms[1]),
         looped: a.looped,
         seed,
+        chords: lofi_arrange::ChordColor::parse(&a.chords)
+            .ok_or_else(|| anyhow::anyhow!("--chords {:?}: expected keep, 7ths or 9ths", a.chords))?,
         ..ArrangeOptions::default()
     };
     arrange.validate()?;
@@ -128,6 +130,27 @@ pub fn plan(
 }
 
 /// One line for people: where the drum grooves came from.
+/// One line on what the lofi-chords colouring did.
+pub fn chords_line(chords: &serde_json::Value) -> String {
+    const NAMES: [&str; 12] = ["C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"];
+    let key = NAMES[chords["key_major_tonic"].as_u64().unwrap_or(0) as usize % 12];
+    match chords["color"].as_str() {
+        Some("keep") => format!("kept as written ({} block chords)", chords["block_chords"]),
+        Some(color) => format!(
+            "{} of {} block chords coloured to {} ({} notes added; key {key} major / its relative minor)",
+            chords["extended"],
+            chords["block_chords"],
+            if color == "ninths" {
+                "7ths and 9ths"
+            } else {
+                "7ths"
+            },
+            chords["added_notes"],
+        ),
+        None => String::new(),
+    }
+}
+
 pub fn drums_line(drums: &serde_json::Value) -> String {
     match (drums["source"].as_str(), drums["reason"].as_str()) {
         (Some("learned"), _) => format!(
@@ -205,6 +228,7 @@ pub fn render_score(
         "true_peak_dbtp": track.mastered.true_peak_dbtp,
         "sections": arrangement.sections,
         "patterns": arrangement.patterns,
+        "chords": arrangement.chords,
         "drums": plan.drums,
         "render_seconds": start.elapsed().as_secs_f64(),
     }))
@@ -319,6 +343,7 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     );
     println!("  arrangement {}", summary["midi"].as_str().unwrap_or_default());
     println!("  drums       {}", drums_line(&summary["drums"]));
+    println!("  chords      {}", chords_line(&summary["chords"]));
     if let Some(stems) = summary["stems"].as_array().filter(|s| !s.is_empty()) {
         println!(
             "  stems       {}",

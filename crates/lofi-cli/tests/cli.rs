@@ -346,6 +346,81 @@ fn drums_come_from_the_built_in_drums_model_or_the_library() {
     assert!(!dir.path().join("x.wav").exists());
 }
 
+/// `--chords`: 7ths by default, 9ths on request, `keep` plays the sample
+/// as written; the arrangement MIDI carries the added notes; a bad value is
+/// refused before anything is written. (testdata's chord loop is already
+/// all 7th and 9th chords, so this makes a loop of plain triads.)
+#[test]
+fn lofi_chords_colour_the_keys_or_keep_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("triads.mid");
+    let mut score = Score::new(480);
+    let mut keys = Part::new("keys", Program::saturating(0), false);
+    for (bar, chord) in [[60u8, 64, 67], [57, 60, 64], [53, 57, 60], [55, 59, 62]]
+        .iter()
+        .enumerate()
+    {
+        for &p in chord {
+            keys.notes.push(Note::new(bar as u32 * 1920, 1800, p, 70));
+        }
+    }
+    keys.sort();
+    score.parts.push(keys);
+    score.write_midi(&input).unwrap();
+    let run = |chords: Option<&str>| {
+        let name = chords.unwrap_or("default");
+        let wav = dir.path().join(name).join("t.wav");
+        let mut args = vec![
+            "render",
+            input.to_str().unwrap(),
+            "-o",
+            wav.to_str().unwrap(),
+            "--minutes",
+            "0.2",
+            "--drums",
+            "library",
+            "--json",
+        ];
+        if let Some(c) = chords {
+            args.extend(["--chords", c]);
+        }
+        let o = lofi(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let midi =
+            Score::from_midi_bytes(&std::fs::read(dir.path().join(name).join("t.mid")).unwrap()).unwrap();
+        (v, midi.parts[0].notes.len())
+    };
+    let (keep, keep_notes) = run(Some("keep"));
+    let (sevenths, seventh_notes) = run(None);
+    let (ninths, ninth_notes) = run(Some("9ths"));
+    assert_eq!(keep["chords"]["color"], "keep");
+    assert_eq!(keep["chords"]["extended"], 0);
+    assert_eq!(sevenths["chords"]["color"], "sevenths");
+    let extended = sevenths["chords"]["extended"].as_u64().unwrap();
+    assert!(extended > 0, "{}", sevenths["chords"]);
+    assert!(
+        seventh_notes > keep_notes && ninth_notes > seventh_notes,
+        "{keep_notes} {seventh_notes} {ninth_notes}"
+    );
+    assert_eq!(ninths["chords"]["color"], "ninths");
+    let o = lofi(&[
+        "render",
+        input.to_str().unwrap(),
+        "-o",
+        dir.path().join("x.wav").to_str().unwrap(),
+        "--chords",
+        "13ths",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("keep, 7ths, 9ths"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!dir.path().join("x.wav").exists());
+}
+
 #[test]
 fn render_refuses_bad_soundfont_preset_and_bits_without_writing() {
     let dir = tempfile::tempdir().unwrap();
