@@ -28,23 +28,6 @@ fn decay(tau: f32, rate: f32) -> f32 {
     (-1.0 / (tau * rate).max(1e-3)).exp()
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-struct ToneVoice {
-    active: bool,
-    released: bool,
-    pitch: u8,
-    age: u32,
-    phase: f32,
-    bell_phase: f32,
-    inc: f32,
-    level: f32,
-    index: f32,
-    bell: f32,
-    gain: f32,
-    pan_l: f32,
-    pan_r: f32,
-}
-
 /// Which built-in tone a [`Tone`] instrument plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ToneKind {
@@ -54,16 +37,110 @@ pub enum ToneKind {
     Bass,
 }
 
-/// A polyphonic built-in voice.
-pub struct Tone {
+/// The synthesis constants of a tone, per sample at one rate.
+#[derive(Clone, Copy, Debug)]
+struct ToneSynth {
     kind: ToneKind,
     rate: f32,
-    voices: [ToneVoice; 24],
     attack: u32,
     amp_decay: f32,
     index_decay: f32,
     bell_decay: f32,
     release: f32,
+}
+
+impl ToneSynth {
+    /// One note of `pitch` at `velocity`, unreleased, at unit gain, mono:
+    /// the FM voice (modulator at the carrier's frequency, its index and
+    /// the level decaying; a bell partial at 7× for the piano, a touch of
+    /// a second harmonic for the bass) with a 4 ms attack, for at most
+    /// `max_len` samples or until the level falls below -60 dB.
+    fn note(&self, pitch: u8, velocity: u8, max_len: usize) -> Vec<f32> {
+        let vel = f32::from(velocity.max(1)) / 127.0;
+        let bass = self.kind == ToneKind::Bass;
+        let mut index = if bass {
+            0.08 + 0.12 * vel
+        } else {
+            0.25 + 0.45 * vel
+        };
+        let mut bell = if bass { 0.0 } else { 0.12 * vel };
+        let inc = midi_hz(pitch) / self.rate;
+        let bell_inc = (inc * 7.0).min(0.49);
+        let (mut phase, mut bell_phase, mut level) = (0.0f32, 0.0f32, 1.0f32);
+        let inv_attack = 1.0 / self.attack.max(1) as f32;
+        let t = sine_table();
+        let mut out = Vec::with_capacity(max_len.min(1 << 20));
+        for age in 0..max_len {
+            let attack = if (age as u32) < self.attack {
+                age as f32 * inv_attack
+            } else {
+                1.0
+            };
+            let m = sin_lookup(t, phase);
+            let mut s = sin_lookup(t, phase + index * m);
+            if bass {
+                s += 0.36 * m * sin_lookup(t, phase + 0.25);
+            } else if bell > 1e-4 {
+                advance(&mut bell_phase, bell_inc);
+                bell *= self.bell_decay;
+                s += bell * sin_lookup(t, bell_phase);
+            }
+            out.push(s * level * attack);
+            advance(&mut phase, inc);
+            index *= self.index_decay;
+            level *= self.amp_decay;
+            if level < 1e-3 {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Samples a released note sounds on before falling below -60 dB.
+    fn release_tail(&self) -> usize {
+        ((1e-3f32).ln() / self.release.ln()).ceil() as usize + 1
+    }
+}
+
+/// One sounding note: a recorded note played from `pos`.
+#[derive(Clone, Copy, Debug, Default)]
+struct ToneVoice {
+    active: bool,
+    released: bool,
+    pitch: u8,
+    rec: usize,
+    pos: usize,
+    /// Start order: note-offs go to the oldest voice of a pitch.
+    order: u64,
+    /// The synthesized level once released (for retiring, and for
+    /// stealing the quietest voice; held voices compute theirs from `pos`).
+    level: f32,
+    /// Release envelope relative to the recording (1 until note-off).
+    release: f32,
+    gain_l: f32,
+    gain_r: f32,
+}
+
+/// A polyphonic built-in voice.
+///
+/// A note's sound depends only on its pitch and velocity until its
+/// note-off, and after it only by an exponential release on top, so each
+/// (pitch, velocity) the part plays is synthesized once — [`Tone::prepare`]
+/// records them before rendering, as long as the part holds them — and
+/// every note plays its recording with gain, pan and release applied. A
+/// lofi track loops its sample, so most notes repeat many times: the keys
+/// were the largest item of a render's profile when every note ran its
+/// own oscillators. A note that was not prepared is recorded when it
+/// first starts (an allocation; `lofi_audio::render` prepares every note).
+pub struct Tone {
+    synth: ToneSynth,
+    voices: [ToneVoice; 24],
+    /// Recordings, sorted by (pitch, velocity) for lookup.
+    keys: Vec<(u8, u8)>,
+    recordings: Vec<Vec<f32>>,
+    /// Per-sample release multiplier relative to the recording's decay.
+    release_step: f32,
+    started: u64,
 }
 
 impl Tone {
@@ -73,50 +150,95 @@ impl Tone {
             ToneKind::ElectricPiano => (1.6, 0.35),
             ToneKind::Bass => (1.4, 0.2),
         };
-        Self {
+        let synth = ToneSynth {
             kind,
             rate: r,
-            voices: [ToneVoice::default(); 24],
             attack: (0.004 * r) as u32,
             amp_decay: decay(amp_tau, r),
             index_decay: decay(index_tau, r),
             bell_decay: decay(0.08, r),
             release: decay(if kind == ToneKind::Bass { 0.03 } else { 0.12 }, r),
+        };
+        Self {
+            synth,
+            voices: [ToneVoice::default(); 24],
+            keys: Vec::new(),
+            recordings: Vec::new(),
+            release_step: synth.release / synth.amp_decay,
+            started: 0,
+        }
+    }
+
+    /// Records every (pitch, velocity, samples held) the part will play,
+    /// each as long as its longest note plus its release needs.
+    pub fn prepare(&mut self, notes: impl IntoIterator<Item = (u8, u8, usize)>) {
+        let mut longest: Vec<((u8, u8), usize)> = notes.into_iter().map(|(p, v, n)| ((p, v), n)).collect();
+        longest.sort_unstable();
+        // Keep the longest hold of each (pitch, velocity): the last of its run.
+        longest.dedup_by(|later, kept| {
+            if later.0 == kept.0 {
+                kept.1 = kept.1.max(later.1);
+                true
+            } else {
+                false
+            }
+        });
+        let tail = self.synth.release_tail();
+        self.keys = longest.iter().map(|(k, _)| *k).collect();
+        self.recordings = longest
+            .iter()
+            .map(|&((p, v), held)| self.synth.note(p, v, held + tail + 1))
+            .collect();
+    }
+
+    fn recording(&mut self, pitch: u8, velocity: u8) -> usize {
+        match self.keys.binary_search(&(pitch, velocity)) {
+            Ok(i) => i,
+            Err(i) => {
+                let full = self.synth.note(pitch, velocity, usize::MAX);
+                self.keys.insert(i, (pitch, velocity));
+                self.recordings.insert(i, full);
+                for v in self.voices.iter_mut().filter(|v| v.active && v.rec >= i) {
+                    v.rec += 1;
+                }
+                i
+            }
         }
     }
 }
 
 impl Instrument for Tone {
     fn note_on(&mut self, pitch: u8, velocity: u8) {
+        let rec = self.recording(pitch, velocity);
         // A free voice, else the quietest one.
+        let amp_decay = self.synth.amp_decay;
+        let level = |v: &ToneVoice| {
+            if v.released {
+                v.level
+            } else {
+                amp_decay.powi(v.pos as i32)
+            }
+        };
         let slot = self.voices.iter().position(|v| !v.active).unwrap_or_else(|| {
             (0..self.voices.len())
-                .min_by(|&a, &b| self.voices[a].level.total_cmp(&self.voices[b].level))
+                .min_by(|&a, &b| level(&self.voices[a]).total_cmp(&level(&self.voices[b])))
                 .unwrap_or(0)
         });
         let vel = f32::from(velocity.max(1)) / 127.0;
         let pan = ((f32::from(pitch) - 60.0) / 48.0).clamp(-0.35, 0.35);
+        let gain = 0.25 * (0.3 + 0.7 * vel);
+        self.started += 1;
         self.voices[slot] = ToneVoice {
             active: true,
             released: false,
             pitch,
-            age: 0,
-            phase: 0.0,
-            bell_phase: 0.0,
-            inc: midi_hz(pitch) / self.rate,
+            rec,
+            pos: 0,
+            order: self.started,
             level: 1.0,
-            index: match self.kind {
-                ToneKind::ElectricPiano => 0.25 + 0.45 * vel,
-                ToneKind::Bass => 0.08 + 0.12 * vel,
-            },
-            bell: if self.kind == ToneKind::ElectricPiano {
-                0.12 * vel
-            } else {
-                0.0
-            },
-            gain: 0.25 * (0.3 + 0.7 * vel),
-            pan_l: (1.0 - pan).sqrt() * std::f32::consts::FRAC_1_SQRT_2,
-            pan_r: (1.0 + pan).sqrt() * std::f32::consts::FRAC_1_SQRT_2,
+            release: 1.0,
+            gain_l: gain * (1.0 - pan).sqrt() * std::f32::consts::FRAC_1_SQRT_2,
+            gain_r: gain * (1.0 + pan).sqrt() * std::f32::consts::FRAC_1_SQRT_2,
         };
     }
 
@@ -127,60 +249,56 @@ impl Instrument for Tone {
             .voices
             .iter_mut()
             .filter(|v| v.active && !v.released && v.pitch == pitch)
-            .max_by_key(|v| v.age)
+            .min_by_key(|v| v.order)
         {
             v.released = true;
+            // The level the release starts from: a function of the position
+            // only, so block size cannot change it.
+            v.level = self.synth.amp_decay.powi(v.pos as i32);
         }
     }
 
     fn render(&mut self, left: &mut [f32], right: &mut [f32]) {
-        let bass = self.kind == ToneKind::Bass;
-        let t = sine_table();
-        let attack_len = self.attack;
-        let inv_attack = 1.0 / attack_len.max(1) as f32;
-        let (index_decay, bell_decay) = (self.index_decay, self.bell_decay);
+        let (release_decay, step) = (self.synth.release, self.release_step);
         for v in self.voices.iter_mut().filter(|v| v.active) {
-            // Whether the voice is released cannot change within a call,
-            // so its decay is chosen once; the state lives in locals (in
-            // registers) and is written back at the end. The keys voice
-            // was 16 % of a whole render before this.
-            let level_decay = if v.released { self.release } else { self.amp_decay };
-            let (gl, gr) = (v.gain * v.pan_l, v.gain * v.pan_r);
-            let (mut phase, mut index, mut level, mut age) = (v.phase, v.index, v.level, v.age);
-            let (mut bell, mut bell_phase) = (v.bell, v.bell_phase);
-            let bell_inc = (v.inc * 7.0).min(0.49);
-            let inc = v.inc;
-            for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-                let attack = if age < attack_len {
-                    age as f32 * inv_attack
-                } else {
-                    1.0
-                };
-                let m = sin_lookup(t, phase);
-                let mut s = sin_lookup(t, phase + index * m);
-                if bass {
-                    s += 0.36 * m * sin_lookup(t, phase + 0.25);
-                } else if bell > 1e-4 {
-                    advance(&mut bell_phase, bell_inc);
-                    bell *= bell_decay;
-                    s += bell * sin_lookup(t, bell_phase);
+            let rec = &self.recordings[v.rec][v.pos..];
+            let n = rec.len().min(left.len());
+            let (gl, gr) = (v.gain_l, v.gain_r);
+            if !v.released {
+                // Held: the recording as it is (vectorizes).
+                for ((l, r), x) in left[..n].iter_mut().zip(right[..n].iter_mut()).zip(&rec[..n]) {
+                    *l += x * gl;
+                    *r += x * gr;
                 }
-                let out = s * level * attack;
-                *l += out * gl;
-                *r += out * gr;
-                advance(&mut phase, inc);
-                index *= index_decay;
-                level *= level_decay;
-                age = age.saturating_add(1);
-                // Retire a voice on the sample it falls silent, never at a
-                // block edge, so block size cannot change the output.
-                if level < 1e-3 {
-                    v.active = false;
-                    break;
+                v.pos += n;
+            } else {
+                let (mut m, mut level) = (v.release, v.level);
+                let mut done = n;
+                for (i, ((l, r), x)) in left[..n]
+                    .iter_mut()
+                    .zip(right[..n].iter_mut())
+                    .zip(&rec[..n])
+                    .enumerate()
+                {
+                    let out = x * m;
+                    *l += out * gl;
+                    *r += out * gr;
+                    m *= step;
+                    level *= release_decay;
+                    // Retire on the sample it falls silent, never at a block
+                    // edge, so block size cannot change the output.
+                    if level < 1e-3 {
+                        v.active = false;
+                        done = i + 1;
+                        break;
+                    }
                 }
+                (v.release, v.level) = (m, level);
+                v.pos += done;
             }
-            (v.phase, v.index, v.level, v.age) = (phase, index, level, age);
-            (v.bell, v.bell_phase) = (bell, bell_phase);
+            if v.pos >= self.recordings[v.rec].len() {
+                v.active = false;
+            }
         }
     }
 }
@@ -197,49 +315,20 @@ enum DrumKind {
     Tom,
 }
 
-#[derive(Clone, Debug, Default)]
-struct DrumVoice {
-    active: bool,
-    kind: DrumKind,
-    age: u32,
-    gain: f32,
-    phase: f32,
-    base_hz: f32,
-    tone: f32,
-    noise_level: f32,
-    tone_decay: f32,
-    noise_decay: f32,
-    /// Kick pitch sweep: extra Hz above `base_hz`, decaying per sample.
-    sweep: f32,
-    sweep_decay: f32,
-    filter: Biquad,
-    /// Each hit draws its own noise, so voices never share a stream whose
-    /// interleaving would depend on the block size.
-    noise: Noise,
-    pan: f32,
-}
+impl DrumKind {
+    const ALL: [DrumKind; 7] = [
+        DrumKind::Kick,
+        DrumKind::Snare,
+        DrumKind::Rim,
+        DrumKind::ClosedHat,
+        DrumKind::OpenHat,
+        DrumKind::Crash,
+        DrumKind::Tom,
+    ];
 
-/// A synthesized drum kit that answers General MIDI drum notes.
-pub struct DrumKit {
-    rate: f32,
-    voices: Vec<DrumVoice>,
-    noise: Noise,
-}
-
-impl DrumKit {
-    pub fn new(rate: u32, seed: u64) -> Self {
-        Self {
-            rate: rate as f32,
-            voices: vec![DrumVoice::default(); 24],
-            noise: Noise::new(seed ^ 0xd5),
-        }
-    }
-}
-
-impl Instrument for DrumKit {
-    fn note_on(&mut self, pitch: u8, velocity: u8) {
-        let r = f64::from(self.rate);
-        let kind = match pitch {
+    /// The General MIDI drum notes each piece answers.
+    fn of(pitch: u8) -> Option<Self> {
+        Some(match pitch {
             35 | 36 => DrumKind::Kick,
             37 => DrumKind::Rim,
             38..=40 => DrumKind::Snare,
@@ -247,111 +336,234 @@ impl Instrument for DrumKit {
             26 | 46 => DrumKind::OpenHat,
             49 | 51..=53 | 55 | 57 | 59 => DrumKind::Crash,
             41 | 43 | 45 | 47 | 48 | 50 | 58 => DrumKind::Tom,
-            _ => return,
+            _ => return None,
+        })
+    }
+
+    /// Recorded variants per piece: hits cycle through them in an order
+    /// drawn from the seed, so repeated hats are never one sample
+    /// machine-gunned (the crash and toms play rarely: two).
+    fn variants(self) -> usize {
+        match self {
+            DrumKind::Crash | DrumKind::Tom => 2,
+            _ => 4,
+        }
+    }
+
+    /// Stereo position: -1 left … 1 right.
+    fn pan(self) -> f32 {
+        match self {
+            DrumKind::Kick => 0.0,
+            DrumKind::Snare => 0.05,
+            DrumKind::Rim => 0.1,
+            DrumKind::ClosedHat | DrumKind::OpenHat => 0.25,
+            DrumKind::Crash => -0.3,
+            DrumKind::Tom => -0.15,
+        }
+    }
+}
+
+/// Synthesizes one hit of `kind` at unit gain, mono, until it falls
+/// silent (tone and noise both below -60 dB): a sine body with a pitch
+/// sweep (the kick) and filtered noise, each with its own decay.
+fn synthesize_hit(kind: DrumKind, pitch: u8, rate: f32, noise: Noise) -> Vec<f32> {
+    let r = f64::from(rate);
+    let d = |tau: f32| decay(tau, rate);
+    let (base_hz, mut tone, mut noise_level, tone_tau, noise_tau, mut filter) = match kind {
+        DrumKind::Kick => (48.0, 1.0, 0.15, 0.22, 0.004, Biquad::lowpass(3000.0, 0.7, r)),
+        DrumKind::Snare => (185.0, 0.45, 0.7, 0.07, 0.14, Biquad::bandpass(2200.0, 0.6, r)),
+        DrumKind::Rim => (1700.0, 0.35, 0.4, 0.02, 0.025, Biquad::bandpass(3500.0, 1.2, r)),
+        DrumKind::ClosedHat => (0.0, 0.0, 0.45, 0.01, 0.035, Biquad::highpass(7500.0, 0.7, r)),
+        DrumKind::OpenHat => (0.0, 0.0, 0.4, 0.01, 0.28, Biquad::highpass(6500.0, 0.7, r)),
+        DrumKind::Crash => (0.0, 0.0, 0.3, 0.01, 1.1, Biquad::highpass(4500.0, 0.6, r)),
+        DrumKind::Tom => (
+            midi_hz(pitch) * 0.5,
+            0.8,
+            0.2,
+            0.25,
+            0.06,
+            Biquad::bandpass(900.0, 0.8, r),
+        ),
+    };
+    let (tone_decay, noise_decay, sweep_decay) = (d(tone_tau), d(noise_tau), d(0.03));
+    let mut sweep = if kind == DrumKind::Kick { 110.0 } else { 0.0 };
+    let (mut phase, mut noise) = (0.0f32, noise);
+    let inv_rate = 1.0 / rate;
+    let t = sine_table();
+    let mut out = Vec::new();
+    while tone >= 1e-3 || noise_level >= 1e-3 {
+        advance(&mut phase, (base_hz + sweep) * inv_rate);
+        sweep *= sweep_decay;
+        let body = if tone > 1e-5 {
+            tone * sin_lookup(t, phase)
+        } else {
+            0.0
+        };
+        let n = if noise_level > 1e-5 {
+            filter.process(noise.next()) * noise_level
+        } else {
+            0.0
+        };
+        out.push(body + n);
+        tone *= tone_decay;
+        noise_level *= noise_decay;
+    }
+    out
+}
+
+/// One sounding hit: a recorded one-shot played from `pos`.
+#[derive(Clone, Copy, Debug, Default)]
+struct DrumHit {
+    active: bool,
+    kind: DrumKind,
+    sample: usize,
+    pos: usize,
+    /// Start order, for stealing the oldest hit when the pool is full.
+    order: u64,
+    gain_l: f32,
+    gain_r: f32,
+    /// Choke envelope of an open hat cut by a closed one (1 = not choked).
+    choke: f32,
+}
+
+/// A synthesized drum kit that answers General MIDI drum notes.
+///
+/// Each piece (kick with pitch sweep, snare, rim, closed/open hat, crash,
+/// toms per pitch) is synthesized once per variant when the kit is made
+/// and then played back as a one-shot, like a drum sampler: velocity sets
+/// gain (the synthesis itself does not depend on it), so a hit costs two
+/// multiply-adds per sample instead of an oscillator and a filter — the
+/// kit was the largest item of a render's profile with 16th-note hats.
+pub struct DrumKit {
+    hits: Vec<DrumHit>,
+    samples: Vec<Vec<f32>>,
+    /// First recording of each piece (indexed like `DrumKind::ALL`); toms
+    /// are looked up by pitch in `toms`.
+    first: [usize; 7],
+    toms: Vec<(u8, usize)>,
+    noise: Noise,
+    /// Per-sample choke multiplier: an open hat's decay turned into 10 ms.
+    choke_step: f32,
+    started: u64,
+}
+
+/// Pitches the kit plays as toms (each gets its own recordings).
+const TOM_PITCHES: [u8; 7] = [41, 43, 45, 47, 48, 50, 58];
+
+impl DrumKit {
+    pub fn new(rate: u32, seed: u64) -> Self {
+        let rate_f = rate as f32;
+        let mut samples = Vec::new();
+        let mut first = [0; 7];
+        let mut toms = Vec::new();
+        let mut seeds = Noise::new(seed ^ 0x0d1e_5eed);
+        let mut record = |kind: DrumKind, pitch: u8, samples: &mut Vec<Vec<f32>>| {
+            let at = samples.len();
+            for _ in 0..kind.variants() {
+                let noise = Noise::new(u64::from(seeds.next().to_bits()) << 8 | u64::from(pitch));
+                samples.push(synthesize_hit(kind, pitch, rate_f, noise));
+            }
+            at
+        };
+        for (i, kind) in DrumKind::ALL.into_iter().enumerate() {
+            if kind != DrumKind::Tom {
+                first[i] = record(kind, 0, &mut samples);
+            }
+        }
+        for pitch in TOM_PITCHES {
+            toms.push((pitch, record(DrumKind::Tom, pitch, &mut samples)));
+        }
+        first[6] = toms[0].1;
+        Self {
+            hits: vec![DrumHit::default(); 24],
+            samples,
+            first,
+            toms,
+            noise: Noise::new(seed ^ 0xd5),
+            choke_step: decay(0.01, rate_f) / decay(0.28, rate_f),
+            started: 0,
+        }
+    }
+}
+
+impl Instrument for DrumKit {
+    fn note_on(&mut self, pitch: u8, velocity: u8) {
+        let Some(kind) = DrumKind::of(pitch) else {
+            return;
         };
         if kind == DrumKind::ClosedHat {
             // A closed hat chokes an open one.
-            for v in self.voices.iter_mut().filter(|v| v.kind == DrumKind::OpenHat) {
-                v.noise_decay = decay(0.01, self.rate);
+            for h in self
+                .hits
+                .iter_mut()
+                .filter(|h| h.active && h.kind == DrumKind::OpenHat)
+            {
+                h.choke = h.choke.min(0.999_999);
             }
         }
-        let slot = self.voices.iter().position(|v| !v.active).unwrap_or_else(|| {
-            (0..self.voices.len())
-                .max_by_key(|&i| self.voices[i].age)
+        let slot = self.hits.iter().position(|h| !h.active).unwrap_or_else(|| {
+            (0..self.hits.len())
+                .min_by_key(|&i| self.hits[i].order)
                 .unwrap_or(0)
         });
-        let vel = f32::from(velocity.max(1)) / 127.0;
-        let d = |tau: f32| decay(tau, self.rate);
-        let (base_hz, tone, noise_level, tone_tau, noise_tau, filter, pan) = match kind {
-            DrumKind::Kick => (48.0, 1.0, 0.15, 0.22, 0.004, Biquad::lowpass(3000.0, 0.7, r), 0.0),
-            DrumKind::Snare => (
-                185.0,
-                0.45,
-                0.7,
-                0.07,
-                0.14,
-                Biquad::bandpass(2200.0, 0.6, r),
-                0.05,
-            ),
-            DrumKind::Rim => (
-                1700.0,
-                0.35,
-                0.4,
-                0.02,
-                0.025,
-                Biquad::bandpass(3500.0, 1.2, r),
-                0.1,
-            ),
-            DrumKind::ClosedHat => (
-                0.0,
-                0.0,
-                0.45,
-                0.01,
-                0.035,
-                Biquad::highpass(7500.0, 0.7, r),
-                0.25,
-            ),
-            DrumKind::OpenHat => (0.0, 0.0, 0.4, 0.01, 0.28, Biquad::highpass(6500.0, 0.7, r), 0.25),
-            DrumKind::Crash => (0.0, 0.0, 0.3, 0.01, 1.1, Biquad::highpass(4500.0, 0.6, r), -0.3),
-            DrumKind::Tom => (
-                midi_hz(pitch) * 0.5,
-                0.8,
-                0.2,
-                0.25,
-                0.06,
-                Biquad::bandpass(900.0, 0.8, r),
-                -0.15,
-            ),
+        let base = match kind {
+            DrumKind::Tom => self
+                .toms
+                .iter()
+                .find(|(p, _)| *p == pitch)
+                .map_or(self.first[6], |(_, at)| *at),
+            _ => self.first[DrumKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)],
         };
-        self.voices[slot] = DrumVoice {
+        let variant = (self.noise.next().to_bits() as usize >> 3) % kind.variants();
+        let vel = f32::from(velocity.max(1)) / 127.0;
+        let gain = 0.6 * vel * vel.sqrt();
+        let pan = kind.pan();
+        self.started += 1;
+        self.hits[slot] = DrumHit {
             active: true,
             kind,
-            age: 0,
-            gain: 0.6 * vel * vel.sqrt(),
-            phase: 0.0,
-            base_hz,
-            tone,
-            noise_level,
-            tone_decay: d(tone_tau),
-            noise_decay: d(noise_tau),
-            sweep: if kind == DrumKind::Kick { 110.0 } else { 0.0 },
-            sweep_decay: d(0.03),
-            filter,
-            noise: Noise::new(u64::from(self.noise.next().to_bits()) << 8 | u64::from(pitch)),
-            pan,
+            sample: base + variant,
+            pos: 0,
+            order: self.started,
+            gain_l: gain * (1.0 - pan.max(0.0)),
+            gain_r: gain * (1.0 + pan.min(0.0)),
+            choke: 1.0,
         };
     }
 
     fn note_off(&mut self, _pitch: u8) {}
 
     fn render(&mut self, left: &mut [f32], right: &mut [f32]) {
-        let rate = self.rate;
-        let t = sine_table();
-        for v in self.voices.iter_mut().filter(|v| v.active) {
-            let (pl, pr) = (1.0 - v.pan.max(0.0), 1.0 + v.pan.min(0.0));
-            for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-                advance(&mut v.phase, (v.base_hz + v.sweep) / rate);
-                v.sweep *= v.sweep_decay;
-                let body = if v.tone > 1e-5 {
-                    v.tone * sin_lookup(t, v.phase)
-                } else {
-                    0.0
-                };
-                let n = if v.noise_level > 1e-5 {
-                    v.filter.process(v.noise.next()) * v.noise_level
-                } else {
-                    0.0
-                };
-                let out = (body + n) * v.gain;
-                *l += out * pl;
-                *r += out * pr;
-                v.tone *= v.tone_decay;
-                v.noise_level *= v.noise_decay;
-                v.age = v.age.saturating_add(1);
-                if v.tone < 1e-3 && v.noise_level < 1e-3 {
-                    v.active = false;
-                    break;
+        for h in self.hits.iter_mut().filter(|h| h.active) {
+            let s = &self.samples[h.sample][h.pos..];
+            let n = s.len().min(left.len());
+            let (gl, gr) = (h.gain_l, h.gain_r);
+            if h.choke >= 1.0 {
+                // Plain playback: vectorizes.
+                for ((l, r), x) in left[..n].iter_mut().zip(right[..n].iter_mut()).zip(&s[..n]) {
+                    *l += x * gl;
+                    *r += x * gr;
                 }
+            } else {
+                let mut m = h.choke;
+                for ((l, r), x) in left[..n].iter_mut().zip(right[..n].iter_mut()).zip(&s[..n]) {
+                    *l += x * m * gl;
+                    *r += x * m * gr;
+                    m *= self.choke_step;
+                    if m < 1e-3 {
+                        // Choked to -60 dB: silent from the next sample.
+                        h.active = false;
+                        break;
+                    }
+                }
+                h.choke = m;
+            }
+            h.pos += n;
+            // Retire on the sample it falls silent (the recording's end, or
+            // the choke above), never at a block edge, so block size cannot
+            // change the output.
+            if h.pos == self.samples[h.sample].len() {
+                h.active = false;
             }
         }
     }

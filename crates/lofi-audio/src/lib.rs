@@ -167,6 +167,22 @@ fn events(part: &Part, samples_per_tick: f64, quantum: u64) -> Vec<Event> {
     ev
 }
 
+/// (pitch, velocity, samples held) of every note in `events`, pairing each
+/// note-off with the oldest sounding note of its pitch as `play` does.
+fn held_notes(events: &[Event]) -> Vec<(u8, u8, usize)> {
+    let mut sounding: Vec<(u8, u8, u64)> = Vec::new();
+    let mut out = Vec::new();
+    for e in events {
+        if e.on {
+            sounding.push((e.pitch, e.velocity, e.sample));
+        } else if let Some(i) = sounding.iter().position(|s| s.0 == e.pitch) {
+            let (p, v, on) = sounding.remove(i);
+            out.push((p, v, (e.sample - on) as usize));
+        }
+    }
+    out
+}
+
 /// Plays `events` on `inst` into `out`, block by block, splitting blocks at
 /// events so timing is sample-accurate whatever the block size.
 fn play(inst: &mut dyn Instrument, events: &[Event], out: &mut Stereo, block: usize) {
@@ -195,14 +211,15 @@ fn play(inst: &mut dyn Instrument, events: &[Event], out: &mut Stereo, block: us
 }
 
 fn lowpass(st: &mut Stereo, hz: f64, rate: u32) {
-    for buf in [&mut st.left, &mut st.right] {
-        // Two cascaded Butterworth sections: 24 dB/octave, the dull top of
-        // an old sampler or a cheap speaker.
-        let mut a = Biquad::lowpass(hz, 0.54, f64::from(rate));
-        let mut b = Biquad::lowpass(hz, 1.31, f64::from(rate));
-        for v in buf.iter_mut() {
-            *v = b.process(a.process(*v));
-        }
+    // Two cascaded Butterworth sections: 24 dB/octave, the dull top of an
+    // old sampler or a cheap speaker. Both channels in one loop: each
+    // filter is a serial chain, so two independent chains side by side
+    // keep the CPU twice as busy.
+    let section = |q| Biquad::lowpass(hz, q, f64::from(rate));
+    let (mut al, mut bl, mut ar, mut br) = (section(0.54), section(1.31), section(0.54), section(1.31));
+    for (l, r) in st.left.iter_mut().zip(st.right.iter_mut()) {
+        *l = bl.process(al.process(*l));
+        *r = br.process(ar.process(*r));
     }
 }
 
@@ -238,6 +255,8 @@ fn play_part(
         .parts
         .get(index)
         .ok_or_else(|| AudioError::Render(format!("the arrangement has no {name} part")))?;
+    let quantum = if opts.soundfont.is_some() { SF2_QUANTUM } else { 1 };
+    let samples_per_tick = f64::from(rate) / arr.ticks_per_second();
     let mut inst: Box<dyn Instrument> = match &opts.soundfont {
         Some(font) => Box::new(Sf2::new(
             font,
@@ -247,11 +266,17 @@ fn play_part(
             opts.block,
         )?),
         None if part.is_drum => Box::new(DrumKit::new(rate, opts.seed)),
-        None if index == 1 => Box::new(Tone::new(ToneKind::Bass, rate)),
-        None => Box::new(Tone::new(ToneKind::ElectricPiano, rate)),
+        None => {
+            let kind = if index == 1 {
+                ToneKind::Bass
+            } else {
+                ToneKind::ElectricPiano
+            };
+            let mut tone = Tone::new(kind, rate);
+            tone.prepare(held_notes(&events(part, samples_per_tick, 1)));
+            Box::new(tone)
+        }
     };
-    let quantum = if opts.soundfont.is_some() { SF2_QUANTUM } else { 1 };
-    let samples_per_tick = f64::from(rate) / arr.ticks_per_second();
     let mut buf = Stereo::silent(len);
     play(
         inst.as_mut(),
@@ -314,10 +339,18 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
     if p.keys.reverb > 0.0 {
         let mut verb = Reverb::new(f64::from(inner), 0.75, 0.5);
         let send = p.keys.reverb as f32;
-        for (l, r) in keys.left.iter_mut().zip(keys.right.iter_mut()) {
-            let (wl, wr) = verb.process((*l + *r) * 0.5);
-            *l = *l * (1.0 - 0.5 * send) + wl * send * 3.0;
-            *r = *r * (1.0 - 0.5 * send) + wr * send * 3.0;
+        const CHUNK: usize = 512;
+        let (mut mono, mut wl, mut wr) = ([0.0f32; CHUNK], [0.0f32; CHUNK], [0.0f32; CHUNK]);
+        for (l, r) in keys.left.chunks_mut(CHUNK).zip(keys.right.chunks_mut(CHUNK)) {
+            let n = l.len();
+            for ((m, a), b) in mono.iter_mut().zip(l.iter()).zip(r.iter()) {
+                *m = (*a + *b) * 0.5;
+            }
+            verb.process_block(&mono[..n], &mut wl, &mut wr);
+            for ((a, b), (x, y)) in l.iter_mut().zip(r.iter_mut()).zip(wl.iter().zip(&wr)) {
+                *a = *a * (1.0 - 0.5 * send) + x * send * 3.0;
+                *b = *b * (1.0 - 0.5 * send) + y * send * 3.0;
+            }
         }
     }
     let mut keys = to_full(keys, total);
