@@ -262,7 +262,7 @@ struct Allpass {
 
 /// A Freeverb-style reverb (8 damped combs, 4 allpasses per side).
 pub struct Reverb {
-    combs: [Vec<Comb>; 2],
+    combs: [[Comb; 8]; 2],
     allpasses: [Vec<Allpass>; 2],
     feedback: f32,
     damp: f32,
@@ -275,14 +275,11 @@ impl Reverb {
         let combs = [1116, 1188, 1277, 1356, 1422, 1491, 1557, 1617];
         let allp = [556, 441, 341, 225];
         let make = |spread: usize| {
-            let c = combs
-                .iter()
-                .map(|&l| Comb {
-                    buf: vec![0.0; (((l + spread) as f64) * scale) as usize + 1],
-                    at: 0,
-                    store: 0.0,
-                })
-                .collect();
+            let c = combs.map(|l| Comb {
+                buf: vec![0.0; (((l + spread) as f64) * scale) as usize + 1],
+                at: 0,
+                store: 0.0,
+            });
             let a = allp
                 .iter()
                 .map(|&l| Allpass {
@@ -346,20 +343,33 @@ impl Reverb {
         let (fb, damp) = (self.feedback, self.damp);
         for (ch, out) in [wet_l, wet_r].into_iter().enumerate() {
             let out = &mut out[..input.len()];
-            out.fill(0.0);
-            for c in &mut self.combs[ch] {
-                let (mut at, mut store, len) = (c.at, c.store, c.buf.len());
-                for (o, x) in out.iter_mut().zip(input) {
-                    let y = c.buf[at];
-                    store = y * (1.0 - damp) + store * damp;
-                    c.buf[at] = x * 0.015 + store * fb;
-                    at += 1;
-                    if at == len {
-                        at = 0;
+            // The eight combs side by side: each comb's damping filter is
+            // a serial chain, so running them together keeps eight
+            // independent chains in flight (one at a time, each waited on
+            // its own multiply-add latency every sample).
+            let [c0, c1, c2, c3, c4, c5, c6, c7] = &mut self.combs[ch];
+            let mut bank = [c0, c1, c2, c3, c4, c5, c6, c7];
+            let mut at = bank.each_ref().map(|c| c.at);
+            let mut store = bank.each_ref().map(|c| c.store);
+            let len = bank.each_ref().map(|c| c.buf.len());
+            for (o, x) in out.iter_mut().zip(input) {
+                let x = x * 0.015;
+                let mut acc = 0.0;
+                for k in 0..8 {
+                    let c = &mut bank[k];
+                    let y = c.buf[at[k]];
+                    store[k] = y * (1.0 - damp) + store[k] * damp;
+                    c.buf[at[k]] = x + store[k] * fb;
+                    at[k] += 1;
+                    if at[k] == len[k] {
+                        at[k] = 0;
                     }
-                    *o += y;
+                    acc += y;
                 }
-                (c.at, c.store) = (at, store);
+                *o = acc;
+            }
+            for (k, c) in bank.iter_mut().enumerate() {
+                (c.at, c.store) = (at[k], store[k]);
             }
             for a in &mut self.allpasses[ch] {
                 let (mut at, len) = (a.at, a.buf.len());

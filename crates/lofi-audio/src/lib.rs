@@ -8,6 +8,7 @@
 //! to a loudness target under a true-peak ceiling.
 
 pub mod ambience;
+mod buffer;
 mod dsp;
 mod error;
 mod fx;
@@ -87,8 +88,8 @@ pub struct Stereo {
 impl Stereo {
     pub fn silent(frames: usize) -> Self {
         Self {
-            left: vec![0.0; frames],
-            right: vec![0.0; frames],
+            left: buffer::zeroed(frames),
+            right: buffer::zeroed(frames),
         }
     }
 
@@ -317,7 +318,7 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
         .iter()
         .map(|&t| (f64::from(t) * samples_per_tick).round() as u64)
         .collect();
-    let mut duck = vec![1.0f32; total];
+    let mut duck = buffer::filled(total, 1.0);
     fx::sidechain_curve(
         &mut duck,
         &kicks,
@@ -395,12 +396,17 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
             p.ambience.rain_db,
             opts.seed,
         );
-        let rain = to_full(rain, amb_len);
-        for (a, r) in amb.left.iter_mut().zip(&rain.left) {
-            *a += r;
-        }
-        for (a, r) in amb.right.iter_mut().zip(&rain.right) {
-            *a += r;
+        if half {
+            // Upsampled straight into the bed: no full-rate copy of the rain.
+            dsp::upsample2_add(&rain.left, &mut amb.left);
+            dsp::upsample2_add(&rain.right, &mut amb.right);
+        } else {
+            for (a, r) in amb.left.iter_mut().zip(&rain.left) {
+                *a += r;
+            }
+            for (a, r) in amb.right.iter_mut().zip(&rain.right) {
+                *a += r;
+            }
         }
     }
     if opts.layers.vinyl {

@@ -64,7 +64,7 @@ pub fn master(
     let mut gain_db = target_lufs - lufs;
     let mut ceiling_db = ceiling_dbtp - 0.3;
     let peaks = peak_envelope(left, right);
-    let mut scratch = vec![0.0f32; left.len()];
+    let mut scratch = crate::buffer::zeroed(left.len());
     let mut result = None;
     // Gain and ceiling are refined together from one measurement of both:
     // the ceiling only ever falls (by the true-peak excess), and the gain
@@ -133,7 +133,7 @@ fn peak_envelope(left: &[f32], right: &[f32]) -> Vec<f32> {
             .map(|b| peak4(at(b, i.saturating_sub(1)), b[i], at(b, i + 1), at(b, i + 2)))
             .fold(0.0f32, f32::max)
     };
-    let mut out = vec![0.0f32; n];
+    let mut out = crate::buffer::zeroed(n);
     if n < 4 {
         for (i, o) in out.iter_mut().enumerate() {
             *o = edge(i);

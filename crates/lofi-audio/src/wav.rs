@@ -97,6 +97,7 @@ pub fn write_wav_to(
     let (lo, hi) = (-full, full - 1.0);
     // One dither stream across the whole file, whatever the chunking.
     let mut noise = Noise::new(seed ^ 0xd17e);
+    let mut noise2 = Noise::new(seed ^ 0x5eed_d17e);
     for start in (0..frames).step_by(FRAMES) {
         let end = (start + FRAMES).min(frames);
         let (l, r) = (&left[start..end], &right[start..end]);
@@ -109,12 +110,16 @@ pub fn write_wav_to(
                 }
             }
             WavFormat::Int16 | WavFormat::Int24 => {
-                let samples = l.iter().zip(r).flat_map(|(l, r)| [*l, *r]);
-                for (chunk, x) in data.chunks_exact_mut(width).zip(samples) {
-                    // TPDF: the difference of two uniform variables, ±1 LSB.
-                    let d = noise.unit() - noise.unit();
-                    let q = round(x * full + d).clamp(lo, hi) as i32;
-                    chunk.copy_from_slice(&q.to_le_bytes()[..width]);
+                // TPDF: the difference of two uniform variables, ±1 LSB,
+                // from two generators so the two draws run side by side.
+                let mut quantize = |x: f32| {
+                    let d = noise.unit() - noise2.unit();
+                    round(x * full + d).clamp(lo, hi) as i32
+                };
+                for (frame, (l, r)) in data.chunks_exact_mut(2 * width).zip(l.iter().zip(r)) {
+                    let (ql, qr) = (quantize(*l), quantize(*r));
+                    frame[..width].copy_from_slice(&ql.to_le_bytes()[..width]);
+                    frame[width..].copy_from_slice(&qr.to_le_bytes()[..width]);
                 }
             }
         }
