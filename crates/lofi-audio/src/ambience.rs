@@ -24,111 +24,183 @@ impl Layers {
     };
 }
 
+/// Runs one generator per channel over both buffers in one loop: each
+/// generator is a chain of serial filters, so two independent ones side by
+/// side keep the CPU busy (the same numbers as one channel at a time).
+fn stereo<G>(left: &mut [f32], right: &mut [f32], mut gen: [G; 2], mut next: impl FnMut(&mut G) -> f32) {
+    let [a, b] = &mut gen;
+    for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+        *l += next(a);
+        *r += next(b);
+    }
+}
+
+/// One channel of rain: a filtered noise bed with a slow swell, and droplets.
+struct Rain {
+    n: u32,
+    noise: Noise,
+    lp: Biquad,
+    hp: Biquad,
+    swell: Biquad,
+    drop_filter: Biquad,
+    drops: Noise,
+    drop_env: f32,
+    drop_decay: f32,
+    drop_rate: f32,
+    slow: f32,
+    next_drop: u32,
+    rate: f32,
+    gain: f32,
+}
+
+impl Rain {
+    fn new(rate: u32, gain: f32, seed: u64, ch: u64) -> Self {
+        let r = f64::from(rate);
+        let mut drops = Noise::new(seed ^ (0xd80 + ch));
+        let drop_rate = 28.0 / rate as f32;
+        let next_drop = poisson_gap(&mut drops, drop_rate);
+        Self {
+            n: 0,
+            noise: Noise::new(seed ^ (0x7a11 + ch)),
+            lp: Biquad::lowpass(2800.0, 0.5, r),
+            hp: Biquad::highpass(350.0, 0.6, r),
+            swell: Biquad::lowpass(0.3, 0.7, r / 32.0),
+            drop_filter: Biquad::bandpass(4000.0, 4.0, r),
+            drops,
+            drop_env: 0.0,
+            drop_decay: 0.999,
+            drop_rate,
+            slow: 1.0,
+            next_drop,
+            rate: rate as f32,
+            gain,
+        }
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> f32 {
+        let bed = self.hp.process(self.lp.process(self.noise.next()));
+        // The bed's slow swell changes at a control rate of 1/32.
+        if self.n % 32 == 0 {
+            self.slow = 0.8 + 0.4 * self.swell.process(self.noise.next()).clamp(-1.0, 1.0);
+        }
+        self.n = self.n.wrapping_add(1);
+        if self.next_drop == 0 {
+            self.next_drop = poisson_gap(&mut self.drops, self.drop_rate);
+            self.drop_env = 0.5 + self.drops.unit();
+            self.drop_decay = (-1.0 / ((0.002 + 0.004 * self.drops.unit()) * self.rate)).exp();
+        }
+        self.next_drop -= 1;
+        let drop = if self.drop_env > 1e-4 {
+            let d = self.drop_filter.process(self.drops.next() * self.drop_env);
+            self.drop_env *= self.drop_decay;
+            d
+        } else {
+            0.0
+        };
+        self.gain * (bed * self.slow + 0.6 * drop)
+    }
+}
+
 /// Adds rain into the buffers at `level_db` (RMS of the bed about that, in dBFS).
 pub fn rain(left: &mut [f32], right: &mut [f32], rate: u32, level_db: f64, seed: u64) {
-    let r = f64::from(rate);
     let gain = db(level_db) * 2.2;
-    for (ch, buf) in [left, right].into_iter().enumerate() {
-        let mut noise = Noise::new(seed ^ (0x7a11 + ch as u64));
-        let mut lp = Biquad::lowpass(2800.0, 0.5, r);
-        let mut hp = Biquad::highpass(350.0, 0.6, r);
-        let mut swell = Biquad::lowpass(0.3, 0.7, r / 32.0);
-        let mut drop_filter = Biquad::bandpass(4000.0, 4.0, r);
-        let mut drops = Noise::new(seed ^ (0xd80 + ch as u64));
-        let mut drop_env = 0.0f32;
-        let mut drop_decay = 0.999f32;
-        let drop_rate = 28.0 / rate as f32;
-        let mut slow = 1.0f32;
-        let mut next_drop = poisson_gap(&mut drops, drop_rate);
-        for (n, v) in buf.iter_mut().enumerate() {
-            let bed = hp.process(lp.process(noise.next()));
-            // The bed's slow swell changes at a control rate of 1/32.
-            if n % 32 == 0 {
-                slow = 0.8 + 0.4 * swell.process(noise.next()).clamp(-1.0, 1.0);
-            }
-            if next_drop == 0 {
-                next_drop = poisson_gap(&mut drops, drop_rate);
-                drop_env = 0.5 + drops.unit();
-                drop_decay = (-1.0 / ((0.002 + 0.004 * drops.unit()) * rate as f32)).exp();
-            }
-            next_drop -= 1;
-            let drop = if drop_env > 1e-4 {
-                let d = drop_filter.process(drops.next() * drop_env);
-                drop_env *= drop_decay;
-                d
-            } else {
-                0.0
-            };
-            *v += gain * (bed * slow + 0.6 * drop);
+    let gen = [0, 1].map(|ch| Rain::new(rate, gain, seed, ch));
+    stereo(left, right, gen, Rain::next);
+}
+
+/// One channel of vinyl: crackle, pops and hum.
+struct Vinyl {
+    events: Noise,
+    hp: Biquad,
+    pop_lp: Biquad,
+    crackle_rate: f32,
+    pop_rate: f32,
+    next_click: u32,
+    next_pop: u32,
+    pop_env: f32,
+    pop_decay: f32,
+    /// The high-pass rings for a few ms after a click; skip it while quiet.
+    ring: u32,
+    ring_len: u32,
+    hum_phase: f32,
+    hum_inc: f32,
+    gain: f32,
+    hum_gain: f32,
+}
+
+impl Vinyl {
+    fn new(rate: u32, level_db: f64, seed: u64, ch: u64) -> Self {
+        let r = f64::from(rate);
+        let mut events = Noise::new(seed ^ (0x5c1 + ch));
+        let crackle_rate = 14.0 / rate as f32;
+        let pop_rate = 0.25 / rate as f32;
+        let next_click = poisson_gap(&mut events, crackle_rate);
+        let next_pop = poisson_gap(&mut events, pop_rate);
+        Self {
+            events,
+            hp: Biquad::highpass(1000.0, 0.7, r),
+            pop_lp: Biquad::lowpass(1800.0, 0.7, r),
+            crackle_rate,
+            pop_rate,
+            next_click,
+            next_pop,
+            pop_env: 0.0,
+            pop_decay: (-1.0 / (0.006 * rate as f32)).exp(),
+            ring: 0,
+            ring_len: rate / 200,
+            hum_phase: 0.0,
+            hum_inc: 50.0 / rate as f32,
+            gain: db(level_db),
+            hum_gain: db(level_db - 24.0) * 1.2,
         }
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> f32 {
+        let click = if self.next_click == 0 {
+            self.next_click = poisson_gap(&mut self.events, self.crackle_rate);
+            self.ring = self.ring_len;
+            self.events.next() * (0.3 + 2.0 * self.events.unit().powi(3))
+        } else {
+            self.next_click -= 1;
+            0.0
+        };
+        if self.next_pop == 0 {
+            self.next_pop = poisson_gap(&mut self.events, self.pop_rate);
+            self.pop_env = 1.5;
+        } else {
+            self.next_pop -= 1;
+        }
+        let pop = if self.pop_env > 1e-4 {
+            self.pop_env *= self.pop_decay;
+            self.pop_lp.process(self.pop_env * self.events.next())
+        } else {
+            0.0
+        };
+        let crackle = if self.ring > 0 {
+            self.ring -= 1;
+            self.hp.process(click)
+        } else {
+            0.0
+        };
+        let hum = sin01(self.hum_phase);
+        advance(&mut self.hum_phase, self.hum_inc);
+        self.gain * (crackle * 4.0 + pop) + self.hum_gain * hum
     }
 }
 
 /// Adds vinyl crackle (sparse clicks high-passed near 1 kHz), rare pops
 /// and a faint mains hum.
 pub fn vinyl(left: &mut [f32], right: &mut [f32], rate: u32, level_db: f64, seed: u64) {
-    let r = f64::from(rate);
-    let gain = db(level_db);
-    let hum_gain = db(level_db - 24.0);
-    let hum_inc = 50.0 / rate as f32;
-    let hum_gain = hum_gain * 1.2;
-    for (ch, buf) in [left, right].into_iter().enumerate() {
-        let mut events = Noise::new(seed ^ (0x5c1 + ch as u64));
-        let mut hp = Biquad::highpass(1000.0, 0.7, r);
-        let mut pop_lp = Biquad::lowpass(1800.0, 0.7, r);
-        let crackle_rate = 14.0 / rate as f32;
-        let pop_rate = 0.25 / rate as f32;
-        let mut next_click = poisson_gap(&mut events, crackle_rate);
-        let mut next_pop = poisson_gap(&mut events, pop_rate);
-        let mut pop_env = 0.0f32;
-        let pop_decay = (-1.0 / (0.006 * rate as f32)).exp();
-        // The high-pass rings for a few ms after a click; skip it while quiet.
-        let mut ring = 0u32;
-        let ring_len = rate / 200;
-        let mut hum_phase = 0.0f32;
-        for v in buf.iter_mut() {
-            let click = if next_click == 0 {
-                next_click = poisson_gap(&mut events, crackle_rate);
-                ring = ring_len;
-                events.next() * (0.3 + 2.0 * events.unit().powi(3))
-            } else {
-                next_click -= 1;
-                0.0
-            };
-            if next_pop == 0 {
-                next_pop = poisson_gap(&mut events, pop_rate);
-                pop_env = 1.5;
-            } else {
-                next_pop -= 1;
-            }
-            let pop = if pop_env > 1e-4 {
-                pop_env *= pop_decay;
-                pop_lp.process(pop_env * events.next())
-            } else {
-                0.0
-            };
-            let crackle = if ring > 0 {
-                ring -= 1;
-                hp.process(click)
-            } else {
-                0.0
-            };
-            let hum = sin01(hum_phase);
-            advance(&mut hum_phase, hum_inc);
-            *v += gain * (crackle * 4.0 + pop) + hum_gain * hum;
-        }
-    }
+    let gen = [0, 1].map(|ch| Vinyl::new(rate, level_db, seed, ch));
+    stereo(left, right, gen, Vinyl::next);
 }
 
 /// Adds tape hiss: high-passed white noise.
 pub fn tape(left: &mut [f32], right: &mut [f32], rate: u32, level_db: f64, seed: u64) {
     let r = f64::from(rate);
     let gain = db(level_db) * 1.7;
-    for (ch, buf) in [left, right].into_iter().enumerate() {
-        let mut noise = Noise::new(seed ^ (0x7a9e + ch as u64));
-        let mut hp = Biquad::highpass(3500.0, 0.5, r);
-        for v in buf.iter_mut() {
-            *v += gain * hp.process(noise.next());
-        }
-    }
+    let gen = [0, 1].map(|ch| (Noise::new(seed ^ (0x7a9e + ch)), Biquad::highpass(3500.0, 0.5, r)));
+    stereo(left, right, gen, |(noise, hp)| gain * hp.process(noise.next()));
 }
