@@ -9,8 +9,9 @@
 //!   (arpeggios and single lines are left alone);
 //! - its pitch classes must hold a complete major, minor or diminished triad
 //!   (root, third, fifth) and no 7th yet;
-//! - the key is the major scale (or its relative minor, the same seven pitch
-//!   classes) that covers the most note time of the sample; the added tone
+//! - the key is the caller's (a minor key as its relative major: the same
+//!   seven pitch classes), else the major scale that covers the most note
+//!   time of the sample; the added tone
 //!   must belong to it, which gives the idiomatic quality by itself: maj7 on
 //!   I and IV, m7 on ii, iii and vi, dominant 7 on V, m7♭5 on vii (and no ♭9
 //!   anywhere, because a ♭9 is not in the scale);
@@ -53,7 +54,8 @@ impl ChordColor {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ChordReport {
     pub color: ChordColor,
-    /// Tonic pitch class (0 = C) of the major scale taken as the key.
+    /// Tonic pitch class (0 = C) of the major scale the 7ths and 9ths are
+    /// drawn from (the key, or the relative major of a minor key).
     pub key_major_tonic: u8,
     /// Block chords found (three or more notes on one step).
     pub block_chords: usize,
@@ -132,8 +134,8 @@ fn voice(pc: u8, chord: &[u8]) -> Option<u8> {
 
 /// Adds 7ths (and 9ths) to the block triads of `notes` (sorted by onset,
 /// then pitch, on the 16th grid); returns the coloured notes, sorted again.
-pub(crate) fn colour(notes: &[Note], color: ChordColor) -> (Vec<Note>, ChordReport) {
-    let tonic = key_of(notes);
+pub(crate) fn colour(notes: &[Note], color: ChordColor, major_tonic: Option<u8>) -> (Vec<Note>, ChordReport) {
+    let tonic = major_tonic.map_or_else(|| key_of(notes), |t| t % 12);
     let mut report = ChordReport {
         color,
         key_major_tonic: tonic,
@@ -220,7 +222,7 @@ mod tests {
         for (i, c) in progression.iter().enumerate() {
             notes.extend(chord(i as u32 * 1920, c));
         }
-        let (out, report) = colour(&notes, ChordColor::Sevenths);
+        let (out, report) = colour(&notes, ChordColor::Sevenths, None);
         assert_eq!(report.key_major_tonic, 0);
         assert_eq!(
             (report.block_chords, report.extended, report.added_notes),
@@ -251,7 +253,7 @@ mod tests {
         notes.extend(chord(1920, &[52, 59, 64, 67, 71])); // E minor, spread
                                                           // Enough C-major material that the key is C.
         notes.extend(chord(3840, &[48, 60, 64, 67, 72]));
-        let (out, report) = colour(&notes, ChordColor::Ninths);
+        let (out, report) = colour(&notes, ChordColor::Ninths, None);
         assert_eq!(report.key_major_tonic, 0);
         let dm: Vec<u8> = added(&out, 0, &[50, 57, 62, 65, 69])
             .iter()
@@ -265,6 +267,18 @@ mod tests {
         assert_eq!(em, vec![2], "Em7 adds D, no F: {em:?}");
     }
 
+    /// A key from the caller wins over the estimate: in F major (B♭) the
+    /// C triad is a V and gets B♭ (C7), where C major would give B (Cmaj7).
+    #[test]
+    fn the_callers_key_wins() {
+        let notes = chord(0, &[60, 64, 67]);
+        let (own, _) = colour(&notes, ChordColor::Sevenths, None);
+        let (f, report) = colour(&notes, ChordColor::Sevenths, Some(5));
+        assert_eq!(report.key_major_tonic, 5);
+        assert!(own.iter().any(|n| n.pitch.value() % 12 == 11));
+        assert!(f.iter().any(|n| n.pitch.value() % 12 == 10));
+    }
+
     #[test]
     fn leaves_what_it_cannot_name() {
         let mut notes = chord(0, &[60, 64, 67, 71]); // already Cmaj7
@@ -276,14 +290,14 @@ mod tests {
                 .enumerate()
                 .map(|(k, &p)| Note::new(5760 + 120 * k as u32, 480, p, 80)),
         ); // arpeggio
-        let (out, report) = colour(&notes, ChordColor::Ninths);
+        let (out, report) = colour(&notes, ChordColor::Ninths, None);
         assert_eq!(out, {
             let mut n = notes.clone();
             n.sort_by_key(|n| (n.onset, n.pitch));
             n
         });
         assert_eq!((report.block_chords, report.extended), (2, 0));
-        let (kept, report) = colour(&chord(0, &[60, 64, 67]), ChordColor::Keep);
+        let (kept, report) = colour(&chord(0, &[60, 64, 67]), ChordColor::Keep, None);
         assert_eq!((kept.len(), report.extended), (3, 0));
     }
 
@@ -293,7 +307,7 @@ mod tests {
     #[test]
     fn never_a_semitone_clash() {
         let notes = chord(0, &[64, 67, 72]);
-        let (out, report) = colour(&notes, ChordColor::Sevenths);
+        let (out, report) = colour(&notes, ChordColor::Sevenths, None);
         assert_eq!(out.len(), 3, "{out:?}");
         assert_eq!(report.extended, 0);
     }

@@ -20,7 +20,11 @@ pub(crate) struct Sample {
 }
 
 impl Sample {
-    pub fn from_score(input: &Score, color: ChordColor) -> Result<Self, ArrangeError> {
+    pub fn from_score(
+        input: &Score,
+        color: ChordColor,
+        major_tonic: Option<u8>,
+    ) -> Result<Self, ArrangeError> {
         let score = input.with_resolution(TICKS_PER_BEAT);
         let round = |t: u32| (t + STEP / 2) / STEP * STEP;
         let mut notes: Vec<Note> = score
@@ -48,7 +52,7 @@ impl Sample {
         for n in &mut notes {
             n.onset -= first_bar * BAR;
         }
-        let (notes, chords) = chords::colour(&notes, color);
+        let (notes, chords) = chords::colour(&notes, color, major_tonic);
         let end = notes.iter().map(Note::end).max().unwrap_or(BAR);
         let total_bars = end.div_ceil(BAR).max(1);
         let loop_bars = [8, 4, 2, 1].into_iter().find(|&l| l <= total_bars).unwrap_or(1);

@@ -58,6 +58,10 @@ pub struct ArrangeOptions {
     /// "Lofi chords": add diatonic 7ths (or 7ths and 9ths) to the sample's
     /// block triads (see `chords`).
     pub chords: ChordColor,
+    /// The sample's key as the tonic pitch class of its major scale (a
+    /// minor key's relative major), for the lofi chords; `None` estimates
+    /// it from the notes.
+    pub key_major_tonic: Option<u8>,
 }
 
 impl Default for ArrangeOptions {
@@ -73,6 +77,7 @@ impl Default for ArrangeOptions {
             seed: 0,
             grooves: None,
             chords: ChordColor::default(),
+            key_major_tonic: None,
         }
     }
 }
@@ -160,7 +165,7 @@ pub fn arrange(input: &Score, options: &ArrangeOptions) -> Result<Arrangement, A
             }
         }
     };
-    let sample = keys::Sample::from_score(input, options.chords)?;
+    let sample = keys::Sample::from_score(input, options.chords, options.key_major_tonic)?;
     let bar_seconds = 4.0 * 60.0 / bpm;
     let sections = form::lay_out(
         options.minutes * 60.0 / bar_seconds,

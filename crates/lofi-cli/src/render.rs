@@ -132,12 +132,14 @@ pub fn plan(
 /// One line for people: where the drum grooves came from.
 /// One line on what the lofi-chords colouring did.
 pub fn chords_line(chords: &serde_json::Value) -> String {
-    const NAMES: [&str; 12] = ["C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"];
-    let key = NAMES[chords["key_major_tonic"].as_u64().unwrap_or(0) as usize % 12];
+    let key = chords["key"]
+        .as_str()
+        .map(|k| format!("; key {k}"))
+        .unwrap_or_default();
     match chords["color"].as_str() {
         Some("keep") => format!("kept as written ({} block chords)", chords["block_chords"]),
         Some(color) => format!(
-            "{} of {} block chords coloured to {} ({} notes added; key {key} major / its relative minor)",
+            "{} of {} block chords coloured to {} ({} notes added{key})",
             chords["extended"],
             chords["block_chords"],
             if color == "ninths" {
@@ -213,7 +215,16 @@ pub fn render_score(
     extra: serde_json::Value,
 ) -> anyhow::Result<serde_json::Value> {
     let start = Instant::now();
-    let arrangement = arrange(score, &plan.arrange)?;
+    // The key the lofi chords are drawn in: the same estimate `lofi
+    // generate` reports (Krumhansl–Kessler), so the two never disagree.
+    let key = lofi_gen::Key::estimate(score);
+    let options = ArrangeOptions {
+        key_major_tonic: key.map(|k| if k.minor { (k.tonic + 3) % 12 } else { k.tonic }),
+        ..plan.arrange.clone()
+    };
+    let arrangement = arrange(score, &options)?;
+    let mut chords = serde_json::to_value(arrangement.chords)?;
+    chords["key"] = json!(key.map(|k| k.to_string()));
     let track = lofi_audio::render(&arrangement, &plan.render)?;
     let outputs = write_outputs(&arrangement, &track, plan, extra)?;
     Ok(json!({
@@ -228,7 +239,7 @@ pub fn render_score(
         "true_peak_dbtp": track.mastered.true_peak_dbtp,
         "sections": arrangement.sections,
         "patterns": arrangement.patterns,
-        "chords": arrangement.chords,
+        "chords": chords,
         "drums": plan.drums,
         "render_seconds": start.elapsed().as_secs_f64(),
     }))
