@@ -210,62 +210,70 @@ impl LofiModel {
     /// Transformer: a prediction after every position) or `[batch, 1, vocab]`
     /// (CNN: the token after the window).
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
-        let [batch, seq] = tokens.dims();
-        let layers: Option<Vec<Layer<'_>>> = match &self.body {
-            Body::Rnn(l) => Some(l.iter().map(Layer::Rnn).collect()),
-            Body::Gru(l) => Some(l.iter().map(Layer::Gru).collect()),
-            Body::Lstm(l) => Some(l.iter().map(Layer::Lstm).collect()),
-            _ => None,
-        };
-        if let Some(layers) = layers {
-            // Recurrent: the window as its steps (see `recurrent`), each
-            // step's tokens [batch, 1] → [batch, embed] embedded on its own
-            // so no window-sized tensor is sliced under autodiff.
-            let embed = self.embedding.weight.dims()[1];
-            let mut steps: Vec<Tensor<2>> = (0..seq)
-                .map(|s| {
-                    let step = tokens.clone().slice([0..batch, s..s + 1]);
-                    self.dropout
-                        .forward(self.embedding.forward(step))
-                        .reshape([batch, embed])
-                })
-                .collect();
-            // seq × [batch, features] → seq × [batch, hidden], per layer
-            for layer in layers {
-                steps = layer_steps(layer, steps)
-                    .into_iter()
-                    .map(|h| self.dropout.forward(h))
-                    .collect();
-            }
-            // seq × [batch, hidden] → [batch, seq, hidden] → [batch, seq, vocab]
-            return self.head.forward(Tensor::stack(steps, 1));
-        }
-        // [batch, seq] → [batch, seq, embed]
-        let x = self.dropout.forward(self.embedding.forward(tokens));
-        let h = match &self.body {
-            Body::Rnn(_) | Body::Gru(_) | Body::Lstm(_) => unreachable!("handled above"),
+        match &self.body {
+            Body::Rnn(l) => self.forward_recurrent(tokens, l.iter().map(Layer::Rnn).collect()),
+            Body::Gru(l) => self.forward_recurrent(tokens, l.iter().map(Layer::Gru).collect()),
+            Body::Lstm(l) => self.forward_recurrent(tokens, l.iter().map(Layer::Lstm).collect()),
             Body::Cnn(cnn) => {
-                // [batch, seq, embed] → [batch, embed, seq] → convs and pools
-                // → [batch, hidden, seq / 2^layers] → [batch, 1, hidden]
-                let mut c = x.swap_dims(1, 2);
+                let [batch, _] = tokens.dims();
+                // [batch, seq] → [batch, seq, embed] → [batch, embed, seq]
+                // → convs and pools → [batch, hidden, seq / 2^layers]
+                let mut c = self
+                    .dropout
+                    .forward(self.embedding.forward(tokens))
+                    .swap_dims(1, 2);
                 for conv in &cnn.convs {
                     c = cnn.pool.forward(relu(conv.forward(c)));
                 }
+                // → [batch, hidden · seq'] → [batch, 1, hidden] → [batch, 1, vocab]
                 let flat: Tensor<2> = c.flatten(1, 2);
-                relu(cnn.dense.forward(flat)).reshape([batch, 1, cnn.dense_out()])
+                self.head
+                    .forward(relu(cnn.dense.forward(flat)).reshape([batch, 1, cnn.dense_out()]))
             }
             Body::Transformer(dec) => {
+                let [batch, seq] = tokens.dims();
+                // [batch, seq] → [batch, seq, embed]
+                let x = self.dropout.forward(self.embedding.forward(tokens));
                 let device = x.device();
                 // positions [1, seq] → [1, seq, embed], broadcast over the batch
                 let pos = Tensor::<1, Int>::arange(0..seq as i64, &device).reshape([1, seq]);
                 let x = x + dec.positions.forward(pos);
                 let mask = generate_autoregressive_mask(batch, seq, &device);
-                dec.encoder
-                    .forward(TransformerEncoderInput::new(x).mask_attn(mask))
+                // [batch, seq, embed] → [batch, seq, embed] → [batch, seq, vocab]
+                self.head.forward(
+                    dec.encoder
+                        .forward(TransformerEncoderInput::new(x).mask_attn(mask)),
+                )
             }
-        };
-        // [batch, seq', features] → [batch, seq', vocab]
-        self.head.forward(h)
+        }
+    }
+
+    /// The recurrent bodies: the window as its steps (see `recurrent`), each
+    /// step's tokens embedded on its own so no window-sized tensor is sliced
+    /// under autodiff.
+    ///
+    /// tokens `[batch, seq]` → `[batch, seq, vocab]`
+    fn forward_recurrent(&self, tokens: Tensor<2, Int>, layers: Vec<Layer<'_>>) -> Tensor<3> {
+        let [batch, seq] = tokens.dims();
+        let embed = self.embedding.weight.dims()[1];
+        // seq × ([batch, 1] → [batch, 1, embed] → [batch, embed])
+        let mut steps: Vec<Tensor<2>> = (0..seq)
+            .map(|s| {
+                let step = tokens.clone().slice([0..batch, s..s + 1]);
+                self.dropout
+                    .forward(self.embedding.forward(step))
+                    .reshape([batch, embed])
+            })
+            .collect();
+        // seq × [batch, features] → seq × [batch, hidden], per layer
+        for layer in layers {
+            steps = layer_steps(layer, steps)
+                .into_iter()
+                .map(|h| self.dropout.forward(h))
+                .collect();
+        }
+        // seq × [batch, hidden] → [batch, seq, hidden] → [batch, seq, vocab]
+        self.head.forward(Tensor::stack(steps, 1))
     }
 }
 
