@@ -20,9 +20,9 @@ const ABSOLUTE_GATE_LUFS: f64 = -70.0;
 const RELATIVE_GATE_LU: f64 = -10.0;
 
 /// Oversampling factor of the true-peak interpolator (rates below 96 kHz).
-const FACTOR: usize = 4;
+pub(crate) const FACTOR: usize = 4;
 /// Input taps per output phase.
-const TAPS: usize = 12;
+pub(crate) const TAPS: usize = 12;
 
 fn energy_to_lufs(energy: f64) -> f64 {
     10.0 * energy.log10() - 0.691
@@ -126,7 +126,7 @@ pub fn integrated_loudness(left: &[f32], right: &[f32], rate: u32) -> f64 {
 
 /// The interpolator's coefficients, `[tap][phase]`: a Hann-windowed sinc
 /// over 48 taps, exactly as `ebur128` builds it.
-fn interpolator() -> [[f32; FACTOR]; TAPS] {
+pub(crate) fn interpolator() -> [[f32; FACTOR]; TAPS] {
     let mut h = [[0.0f32; FACTOR]; TAPS];
     let window = (TAPS * FACTOR) as f64;
     for (j, c) in h.iter_mut().flat_map(|t| t.iter_mut()).enumerate() {
