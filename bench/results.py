@@ -21,7 +21,7 @@ picks up where it stopped; a half-trained run is resumed with
    the held-out songs, then `--samples` pieces from seeds 1, 2, ...;
    pictures in WORK/eval/NAME);
 5. writes the page (`--page`) and its pictures (docs/img/results-*.png),
-   and prints the page's tables on stdout.
+   and prints the page on stdout.
 """
 import argparse
 import csv
@@ -124,6 +124,7 @@ def main():
     with open(tmp, "w") as f:
         f.write(page)
     os.replace(tmp, args.page)
+    print(page)
     log(f"wrote {args.page}")
 
 
