@@ -12,6 +12,21 @@ fn lofi(args: &[&str]) -> Output {
         .expect("runs")
 }
 
+/// `lofi render INPUT -o WAV --json EXTRA…`: must succeed; its JSON summary.
+fn render_json(input: &Path, wav: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "render",
+        input.to_str().unwrap(),
+        "-o",
+        wav.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let o = lofi(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -298,21 +313,11 @@ fn drums_come_from_the_built_in_drums_model_or_the_library() {
     let input = repo().join("testdata/midi/chord-loop.mid");
     let run = |drums: &str, seed: &str| {
         let wav = dir.path().join(format!("{drums}-{seed}.wav"));
-        let o = lofi(&[
-            "render",
-            input.to_str().unwrap(),
-            "-o",
-            wav.to_str().unwrap(),
-            "--minutes",
-            "0.3",
-            "--json",
-            "--seed",
-            seed,
-            "--drums",
-            drums,
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+        render_json(
+            &input,
+            &wav,
+            &["--minutes", "0.3", "--seed", seed, "--drums", drums],
+        )
     };
     let library = run("library", "1");
     assert_eq!(library["drums"]["source"], "library");
@@ -370,23 +375,11 @@ fn lofi_chords_colour_the_keys_or_keep_them() {
     let run = |chords: Option<&str>| {
         let name = chords.unwrap_or("default");
         let wav = dir.path().join(name).join("t.wav");
-        let mut args = vec![
-            "render",
-            input.to_str().unwrap(),
-            "-o",
-            wav.to_str().unwrap(),
-            "--minutes",
-            "0.2",
-            "--drums",
-            "library",
-            "--json",
-        ];
+        let mut extra = vec!["--minutes", "0.2", "--drums", "library"];
         if let Some(c) = chords {
-            args.extend(["--chords", c]);
+            extra.extend(["--chords", c]);
         }
-        let o = lofi(&args);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let v = render_json(&input, &wav, &extra);
         let midi =
             Score::from_midi_bytes(&std::fs::read(dir.path().join(name).join("t.mid")).unwrap()).unwrap();
         (v, midi.parts[0].notes.len())
