@@ -258,6 +258,7 @@ fn play_part(
         .ok_or_else(|| AudioError::Render(format!("the arrangement has no {name} part")))?;
     let quantum = if opts.soundfont.is_some() { SF2_QUANTUM } else { 1 };
     let samples_per_tick = f64::from(rate) / arr.ticks_per_second();
+    let events = events(part, samples_per_tick, quantum);
     let mut inst: Box<dyn Instrument> = match &opts.soundfont {
         Some(font) => Box::new(Sf2::new(
             font,
@@ -274,17 +275,12 @@ fn play_part(
                 ToneKind::ElectricPiano
             };
             let mut tone = Tone::new(kind, rate);
-            tone.prepare(held_notes(&events(part, samples_per_tick, 1)));
+            tone.prepare(held_notes(&events));
             Box::new(tone)
         }
     };
     let mut buf = Stereo::silent(len);
-    play(
-        inst.as_mut(),
-        &events(part, samples_per_tick, quantum),
-        &mut buf,
-        opts.block,
-    );
+    play(inst.as_mut(), &events, &mut buf, opts.block);
     Ok(buf)
 }
 
