@@ -63,16 +63,24 @@ pub fn master(
     }
     let mut gain_db = target_lufs - lufs;
     let mut ceiling_db = ceiling_dbtp - 0.3;
-    // Below half the first round's ceiling (before gain) no later round's
-    // gain or ceiling makes a sample need limiting.
-    let relevant = 0.5 * (10f64.powf((ceiling_db - gain_db) / 20.0)) as f32;
-    let peaks = peak_envelope(left, right, relevant);
+    // A sample needs limiting when its peak reaches the ceiling less the
+    // gain (both before gain); the envelope is exact above `relevant`. A
+    // dB under the first round's threshold covers what later rounds usually
+    // move; a round that moves further gets the envelope again.
+    let threshold = |gain_db: f64, ceiling_db: f64| 10f64.powf((ceiling_db - gain_db) / 20.0) as f32;
+    const MARGIN: f32 = 0.89;
+    let mut relevant = MARGIN * threshold(gain_db, ceiling_db);
+    let mut peaks = peak_envelope(left, right, relevant);
     let mut scratch = crate::buffer::zeroed(left.len());
     let mut result = None;
     // Gain and ceiling are refined together from one measurement of both:
     // the ceiling only ever falls (by the true-peak excess), and the gain
     // then only has to make up what the limiter took.
     for round in 0..6 {
+        if threshold(gain_db, ceiling_db) < relevant {
+            relevant = MARGIN * threshold(gain_db, ceiling_db);
+            peaks = peak_envelope(left, right, relevant);
+        }
         limit(
             left,
             right,
@@ -215,38 +223,206 @@ fn limit(
     let mut g_prev = 1.0f32;
     let mut pushed = 0usize;
     let mut slot = 0usize;
-    for i in 0..n {
-        // Push indices up to i + look - 1.
-        while pushed < (i + look).min(n) {
-            while len > 0 && needed[ring[wrap(head + len - 1)]] >= needed[pushed] {
+    // Most of a track needs no limiting. A chunk whose look-ahead reaches
+    // no sample that needs it takes the same steps without the deque (its
+    // minimum is 1 throughout), and once the window holds only ones and the
+    // gain has settled, the rest of the chunk is a plain multiply — the
+    // same numbers the full loop computes.
+    const CHUNK: usize = 256;
+    let clean: Vec<bool> = needed
+        .chunks(CHUNK)
+        .map(|c| c.iter().all(|&v| v == 1.0))
+        .collect();
+    // How many of the latest window entries are ones.
+    let mut ones = 0usize;
+    for start in (0..n).step_by(CHUNK) {
+        let end = (start + CHUNK).min(n);
+        let reach = (end - 1 + look).min(n);
+        if clean[start / CHUNK..=(reach - 1) / CHUNK].iter().all(|&c| c) {
+            let mut i = start;
+            while i < end {
+                // Window all ones: `sum` and so `avg` stay put; settled
+                // when the next step would leave the gain where it is.
+                let avg = (sum / look as f32).min(1.0);
+                if ones >= look && g_prev == avg.min(g_prev + (1.0 - g_prev) * (1.0 - release)) {
+                    break;
+                }
+                sum += 1.0 - window[slot];
+                window[slot] = 1.0;
+                slot += 1;
+                if slot == look {
+                    slot = 0;
+                }
+                ones += 1;
+                let avg = (sum / look as f32).min(1.0);
+                let g = avg.min(g_prev + (1.0 - g_prev) * (1.0 - release));
+                g_prev = g;
+                out_l[i] = left[i] * gain * g;
+                out_r[i] = right[i] * gain * g;
+                i += 1;
+            }
+            let g = g_prev;
+            for k in i..end {
+                out_l[k] = left[k] * gain * g;
+                out_r[k] = right[k] * gain * g;
+            }
+            slot = (slot + (end - i)) % look;
+            ones += end - i;
+            // The deque the full loop would hold: the newest index pushed
+            // (every index it saw needs 1, and each push drops those ≥ it).
+            pushed = reach;
+            (head, len) = (0, 1);
+            ring[0] = pushed - 1;
+            continue;
+        }
+        for i in start..end {
+            // Push indices up to i + look - 1.
+            while pushed < (i + look).min(n) {
+                while len > 0 && needed[ring[wrap(head + len - 1)]] >= needed[pushed] {
+                    len -= 1;
+                }
+                ring[wrap(head + len)] = pushed;
+                len += 1;
+                pushed += 1;
+            }
+            while len > 0 && ring[head] < i {
+                head = wrap(head + 1);
                 len -= 1;
             }
-            ring[wrap(head + len)] = pushed;
-            len += 1;
-            pushed += 1;
+            let m = if len > 0 { needed[ring[head]] } else { 1.0 };
+            ones = if m == 1.0 { ones + 1 } else { 0 };
+            sum += m - window[slot];
+            window[slot] = m;
+            slot += 1;
+            if slot == look {
+                slot = 0;
+            }
+            let avg = (sum / look as f32).min(1.0);
+            let g = avg.min(g_prev + (1.0 - g_prev) * (1.0 - release));
+            g_prev = g;
+            out_l[i] = left[i] * gain * g;
+            out_r[i] = right[i] * gain * g;
         }
-        while len > 0 && ring[head] < i {
-            head = wrap(head + 1);
-            len -= 1;
-        }
-        let m = if len > 0 { needed[ring[head]] } else { 1.0 };
-        sum += m - window[slot];
-        window[slot] = m;
-        slot += 1;
-        if slot == look {
-            slot = 0;
-        }
-        let avg = (sum / look as f32).min(1.0);
-        let g = avg.min(g_prev + (1.0 - g_prev) * (1.0 - release));
-        g_prev = g;
-        out_l[i] = left[i] * gain * g;
-        out_r[i] = right[i] * gain * g;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The limiter sample by sample with its deque throughout: the definition
+    /// [`limit`] is tested against.
+    #[allow(clippy::too_many_arguments)]
+    fn limit_reference(
+        left: &[f32],
+        right: &[f32],
+        peaks: &[f32],
+        out_l: &mut [f32],
+        out_r: &mut [f32],
+        needed: &mut [f32],
+        gain_db: f64,
+        ceiling_db: f64,
+        rate: u32,
+    ) {
+        let gain = 10f64.powf(gain_db / 20.0) as f32;
+        let ceiling = 10f64.powf(ceiling_db / 20.0) as f32;
+        let n = left.len();
+        let look = ((0.005 * f64::from(rate)) as usize).max(1);
+        for (need, &peak) in needed.iter_mut().zip(peaks) {
+            let peak = peak * gain;
+            *need = if peak > ceiling { ceiling / peak } else { 1.0 };
+        }
+        // Sliding minimum over the next `look` samples (monotonic deque in a
+        // ring of indices), averaged over the last `look` values: at a peak the
+        // average only holds values at or below what the peak needs, and the
+        // gain glides down over the look-ahead instead of jumping.
+        let cap = look + 1;
+        // Ring positions wrap by one compare: a `%` per sample was a division
+        // in the hottest loop of mastering.
+        let wrap = |i: usize| if i >= cap { i - cap } else { i };
+        let mut ring = vec![0usize; cap];
+        let (mut head, mut len) = (0usize, 0usize);
+        // Before the first sample the window holds the first window's minimum,
+        // so peaks in the first milliseconds are caught too.
+        let first = needed[..look.min(n)].iter().copied().fold(1.0f32, f32::min);
+        let mut window = vec![first; look];
+        let mut sum = first * look as f32;
+        let release = (-1.0 / (0.08 * rate as f32)).exp();
+        let mut g_prev = 1.0f32;
+        let mut pushed = 0usize;
+        let mut slot = 0usize;
+        for i in 0..n {
+            // Push indices up to i + look - 1.
+            while pushed < (i + look).min(n) {
+                while len > 0 && needed[ring[wrap(head + len - 1)]] >= needed[pushed] {
+                    len -= 1;
+                }
+                ring[wrap(head + len)] = pushed;
+                len += 1;
+                pushed += 1;
+            }
+            while len > 0 && ring[head] < i {
+                head = wrap(head + 1);
+                len -= 1;
+            }
+            let m = if len > 0 { needed[ring[head]] } else { 1.0 };
+            sum += m - window[slot];
+            window[slot] = m;
+            slot += 1;
+            if slot == look {
+                slot = 0;
+            }
+            let avg = (sum / look as f32).min(1.0);
+            let g = avg.min(g_prev + (1.0 - g_prev) * (1.0 - release));
+            g_prev = g;
+            out_l[i] = left[i] * gain * g;
+            out_r[i] = right[i] * gain * g;
+        }
+    }
+
+    /// The limiter's shortcuts through chunks that need no limiting give
+    /// exactly what the full loop gives: sparse peaks, dense peaks, silence.
+    #[test]
+    fn limiter_shortcuts_change_nothing() {
+        let rate = 44_100;
+        let n = 200_000;
+        let mut s = 7u32;
+        let mut noise = move || {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            s as f32 / u32::MAX as f32 * 2.0 - 1.0
+        };
+        let left: Vec<f32> = (0..n)
+            .map(|i| {
+                let burst = if i % 20_000 < 300 || (120_000..125_000).contains(&i) {
+                    3.0
+                } else {
+                    0.2
+                };
+                if (60_000..90_000).contains(&i) {
+                    0.0
+                } else {
+                    burst * noise()
+                }
+            })
+            .collect();
+        let right: Vec<f32> = left.iter().map(|v| v * 0.7 + 0.05 * noise()).collect();
+        let peaks = peak_envelope(&left, &right, 0.0);
+        for (gain_db, ceiling_db) in [(0.0, -1.3), (6.0, -1.3), (-20.0, -1.3), (3.0, -6.0)] {
+            let run = |f: fn(&[f32], &[f32], &[f32], &mut [f32], &mut [f32], &mut [f32], f64, f64, u32)| {
+                let (mut l, mut r, mut need) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+                f(
+                    &left, &right, &peaks, &mut l, &mut r, &mut need, gain_db, ceiling_db, rate,
+                );
+                (l, r)
+            };
+            assert!(
+                run(limit) == run(limit_reference),
+                "gain {gain_db} dB, ceiling {ceiling_db} dB"
+            );
+        }
+    }
 
     /// The envelope holds every sample peak, and around every sample the
     /// true peak the meter finds there: a tone near Nyquist whose samples
