@@ -380,6 +380,8 @@ mod tests {
         }
     }
 
+    type Limiter = fn(&[f32], &[f32], &[f32], &mut [f32], &mut [f32], &mut [f32], f64, f64, u32);
+
     /// The limiter's shortcuts through chunks that need no limiting give
     /// exactly what the full loop gives: sparse peaks, dense peaks, silence.
     #[test]
@@ -410,7 +412,7 @@ mod tests {
         let right: Vec<f32> = left.iter().map(|v| v * 0.7 + 0.05 * noise()).collect();
         let peaks = peak_envelope(&left, &right, 0.0);
         for (gain_db, ceiling_db) in [(0.0, -1.3), (6.0, -1.3), (-20.0, -1.3), (3.0, -6.0)] {
-            let run = |f: fn(&[f32], &[f32], &[f32], &mut [f32], &mut [f32], &mut [f32], f64, f64, u32)| {
+            let run = |f: Limiter| {
                 let (mut l, mut r, mut need) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
                 f(
                     &left, &right, &peaks, &mut l, &mut r, &mut need, gain_db, ceiling_db, rate,
