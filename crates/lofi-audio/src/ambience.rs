@@ -24,17 +24,6 @@ impl Layers {
     };
 }
 
-/// Runs one generator per channel over both buffers in one loop: each
-/// generator is a chain of serial filters, so two independent ones side by
-/// side keep the CPU busy (the same numbers as one channel at a time).
-fn stereo<G>(left: &mut [f32], right: &mut [f32], mut gen: [G; 2], mut next: impl FnMut(&mut G) -> f32) {
-    let [a, b] = &mut gen;
-    for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-        *l += next(a);
-        *r += next(b);
-    }
-}
-
 /// One channel of rain: a filtered noise bed with a slow swell, and droplets.
 struct Rain {
     n: u32,
@@ -100,13 +89,6 @@ impl Rain {
         };
         self.gain * (bed * self.slow + 0.6 * drop)
     }
-}
-
-/// Adds rain into the buffers at `level_db` (RMS of the bed about that, in dBFS).
-pub fn rain(left: &mut [f32], right: &mut [f32], rate: u32, level_db: f64, seed: u64) {
-    let gain = db(level_db) * 2.2;
-    let gen = [0, 1].map(|ch| Rain::new(rate, gain, seed, ch));
-    stereo(left, right, gen, Rain::next);
 }
 
 /// One channel of vinyl: crackle, pops and hum.
@@ -190,17 +172,85 @@ impl Vinyl {
     }
 }
 
-/// Adds vinyl crackle (sparse clicks high-passed near 1 kHz), rare pops
-/// and a faint mains hum.
-pub fn vinyl(left: &mut [f32], right: &mut [f32], rate: u32, level_db: f64, seed: u64) {
-    let gen = [0, 1].map(|ch| Vinyl::new(rate, level_db, seed, ch));
-    stereo(left, right, gen, Vinyl::next);
+/// One channel of tape hiss: high-passed white noise.
+struct Tape {
+    noise: Noise,
+    hp: Biquad,
+    gain: f32,
 }
 
-/// Adds tape hiss: high-passed white noise.
-pub fn tape(left: &mut [f32], right: &mut [f32], rate: u32, level_db: f64, seed: u64) {
-    let r = f64::from(rate);
-    let gain = db(level_db) * 1.7;
-    let gen = [0, 1].map(|ch| (Noise::new(seed ^ (0x7a9e + ch)), Biquad::highpass(3500.0, 0.5, r)));
-    stereo(left, right, gen, |(noise, hp)| gain * hp.process(noise.next()));
+impl Tape {
+    fn new(rate: u32, level_db: f64, seed: u64, ch: u64) -> Self {
+        Self {
+            noise: Noise::new(seed ^ (0x7a9e + ch)),
+            hp: Biquad::highpass(3500.0, 0.5, f64::from(rate)),
+            gain: db(level_db) * 1.7,
+        }
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> f32 {
+        self.gain * self.hp.process(self.noise.next())
+    }
+}
+
+/// The ambience bed, made a stretch at a time: rain (which lives below
+/// 5 kHz, so the caller may run it at a lower rate and upsample it) and the
+/// record and tape surface (vinyl and hiss) at the full rate. Levels are
+/// dB relative to the music bus (rain: the RMS of its noise bed).
+pub struct Bed {
+    rain: Option<[Rain; 2]>,
+    vinyl: Option<[Vinyl; 2]>,
+    tape: Option<[Tape; 2]>,
+}
+
+impl Bed {
+    pub fn new(layers: Layers, rain_rate: u32, rate: u32, levels_db: [f64; 3], seed: u64) -> Self {
+        let [rain_db, vinyl_db, tape_db] = levels_db;
+        let rain_gain = db(rain_db) * 2.2;
+        Self {
+            rain: layers
+                .rain
+                .then(|| [0, 1].map(|ch| Rain::new(rain_rate, rain_gain, seed, ch))),
+            vinyl: layers
+                .vinyl
+                .then(|| [0, 1].map(|ch| Vinyl::new(rate, vinyl_db, seed, ch))),
+            tape: layers
+                .tape
+                .then(|| [0, 1].map(|ch| Tape::new(rate, tape_db, seed, ch))),
+        }
+    }
+
+    pub fn has_rain(&self) -> bool {
+        self.rain.is_some()
+    }
+
+    /// Adds the next stretch of rain (at the rain rate). Both channels run
+    /// in one loop: each generator is a chain of serial filters, so two
+    /// independent ones side by side keep the CPU busy.
+    pub fn add_rain(&mut self, left: &mut [f32], right: &mut [f32]) {
+        if let Some([a, b]) = &mut self.rain {
+            for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+                *l += a.next();
+                *r += b.next();
+            }
+        }
+    }
+
+    /// Adds the next stretch of vinyl crackle, pops and hum, then tape
+    /// hiss (at the full rate).
+    pub fn add_surface(&mut self, left: &mut [f32], right: &mut [f32]) {
+        if let Some([a, b]) = &mut self.vinyl {
+            for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+                *l += a.next();
+                *r += b.next();
+            }
+        }
+        if let Some([a, b]) = &mut self.tape {
+            for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+                *l += a.next();
+                *r += b.next();
+            }
+        }
+    }
 }

@@ -107,20 +107,51 @@ pub fn poisson_gap(noise: &mut Noise, per_sample: f32) -> u32 {
     ((-u.ln() / per_sample.max(1e-9)).min(4e9) as u32).max(1)
 }
 
-/// 2× upsampling of `input` into `out` (`out.len()` ≤ 2 × `input.len()`),
-/// adding: even outputs are the input samples, odd ones the Catmull-Rom
-/// midpoint (-1, 9, 9, -1)/16, a 4-tap half-band interpolator that is
-/// transparent for signals well below a quarter of the output rate.
-pub fn upsample2_add(input: &[f32], out: &mut [f32]) {
-    let n = input.len();
-    let at = |i: isize| input[i.clamp(0, n as isize - 1) as usize];
-    for (j, o) in out.iter_mut().enumerate() {
-        let i = (j / 2) as isize;
-        *o += if j % 2 == 0 {
-            at(i)
-        } else {
-            (9.0 * (at(i) + at(i + 1)) - at(i - 1) - at(i + 2)) * (1.0 / 16.0)
-        };
+/// 2× upsampling, a stretch at a time: even outputs are the input samples,
+/// odd ones the Catmull-Rom midpoint (-1, 9, 9, -1)/16, a 4-tap half-band
+/// interpolator that is transparent for signals well below a quarter of the
+/// output rate. A midpoint needs the next two inputs, so the output runs
+/// two inputs behind the input; before the start the first input is held.
+pub struct Upsampler2 {
+    /// The last three inputs, then room for a stretch.
+    ext: Vec<f32>,
+    /// Inputs taken so far.
+    seen: usize,
+}
+
+impl Upsampler2 {
+    /// For stretches of at most `max_len` inputs.
+    pub fn new(max_len: usize) -> Self {
+        Self {
+            ext: vec![0.0; max_len + 3],
+            seen: 0,
+        }
+    }
+
+    /// Takes `input` and writes the outputs it completes into `out` (room
+    /// for `2 * input.len()`), returning how many.
+    pub fn process(&mut self, input: &[f32], out: &mut [f32]) -> usize {
+        let n = input.len();
+        if n == 0 {
+            return 0;
+        }
+        if self.seen == 0 {
+            self.ext[2] = input[0];
+        }
+        self.ext[3..3 + n].copy_from_slice(input);
+        // ext[t] is input number seen - 3 + t; the pair of outputs of input
+        // i reads inputs i - 1 ..= i + 2, so i = seen - 2 + t. No pair
+        // before the first input.
+        let skip = 2usize.saturating_sub(self.seen).min(n);
+        let e = &self.ext[..n + 3];
+        let pairs = out[..2 * (n - skip)].chunks_exact_mut(2);
+        for (t, o) in (skip..n).zip(pairs) {
+            o[0] = e[t + 1];
+            o[1] = (9.0 * (e[t + 1] + e[t + 2]) - e[t] - e[t + 3]) * (1.0 / 16.0);
+        }
+        self.ext.copy_within(n..n + 3, 0);
+        self.seen += n;
+        2 * (n - skip)
     }
 }
 
@@ -401,6 +432,43 @@ pub fn db(x: f64) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Upsampling a stretch at a time gives what the interpolator gives on
+    /// the whole signal at once (the first input held before the start),
+    /// however the input is cut, stretches of 1 and 2 included.
+    #[test]
+    fn upsampler_is_the_same_for_any_stretches() {
+        let mut noise = Noise::new(5);
+        let input: Vec<f32> = (0..3000).map(|_| noise.next()).collect();
+        let n = input.len();
+        let at = |i: isize| input[i.clamp(0, n as isize - 1) as usize];
+        // Every pair of outputs whose inputs exist (the last two inputs'
+        // pairs wait for inputs that never come).
+        let whole: Vec<f32> = (0..n as isize - 2)
+            .flat_map(|i| {
+                [
+                    at(i),
+                    (9.0 * (at(i) + at(i + 1)) - at(i - 1) - at(i + 2)) * (1.0 / 16.0),
+                ]
+            })
+            .collect();
+        for cuts in [
+            vec![3000],
+            vec![1, 1, 1, 500, 2497],
+            vec![2, 7, 1, 1024, 1966],
+            vec![1; 3000],
+        ] {
+            let mut up = Upsampler2::new(3000);
+            let (mut out, mut buf) = (Vec::new(), vec![0.0; 6000]);
+            let mut start = 0;
+            for len in cuts {
+                let m = up.process(&input[start..start + len], &mut buf);
+                out.extend_from_slice(&buf[..m]);
+                start += len;
+            }
+            assert_eq!(out, whole);
+        }
+    }
 
     /// Block processing is the per-sample reverb, number for number, for
     /// any block size (blocks shorter and longer than the delay lines).

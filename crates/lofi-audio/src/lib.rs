@@ -1,11 +1,12 @@
 //! `lofi-audio`: an arranged song → a finished lofi track.
 //!
 //! Each part is played by an instrument (built-in voices, or a SoundFont
-//! through rustysynth) in fixed-size blocks into buffers allocated before
-//! rendering starts; each bus gets its lofi colour (low-pass, tape wow and
-//! flutter, sampler crush, saturation, reverb, kick sidechain); ambience
-//! layers are added; the stems sum to the pre-master mix, which is mastered
-//! to a loudness target under a true-peak ceiling.
+//! through rustysynth) in fixed-size blocks and runs through its bus's lofi
+//! colour (low-pass, tape wow and flutter, sampler crush, saturation,
+//! reverb, kick sidechain) a chunk at a time, in buffers allocated before
+//! the loop, into its stem; the ambience layers make their own stem; the
+//! stems sum to the pre-master mix, which is mastered to a loudness target
+//! under a true-peak ceiling.
 
 pub mod ambience;
 mod buffer;
@@ -34,7 +35,9 @@ pub use preset::{
 };
 pub use wav::{encode_wav, write_wav, write_wav_to, WavFormat};
 
-use dsp::{db, saturate, Biquad, Reverb};
+use ambience::Bed;
+use dsp::{db, saturate, Biquad, Reverb, Upsampler2};
+use fx::{Crush, Sidechain, WowFlutter};
 
 /// Seconds rendered past the last bar so decays and reverb ring out.
 const TAIL_SECONDS: f64 = 2.5;
@@ -95,12 +98,6 @@ impl Stereo {
 
     pub fn frames(&self) -> usize {
         self.left.len()
-    }
-
-    fn scale(&mut self, g: f32) {
-        for v in self.left.iter_mut().chain(self.right.iter_mut()) {
-            *v *= g;
-        }
     }
 
     fn truncate(&mut self, frames: usize) {
@@ -184,104 +181,227 @@ fn held_notes(events: &[Event]) -> Vec<(u8, u8, usize)> {
     out
 }
 
-/// Plays `events` on `inst` into `out`, block by block, splitting blocks at
-/// events so timing is sample-accurate whatever the block size.
-fn play(inst: &mut dyn Instrument, events: &[Event], out: &mut Stereo, block: usize) {
-    let len = out.frames();
-    let mut pos = 0usize;
-    let mut next = 0usize;
-    while pos < len {
-        let end = (pos + block).min(len);
-        while next < events.len() && (events[next].sample as usize) < end {
-            let e = events[next];
-            let at = (e.sample as usize).max(pos);
-            if at > pos {
-                inst.render(&mut out.left[pos..at], &mut out.right[pos..at]);
-                pos = at;
+/// Samples a part runs through its chain at a time (at its own rate): small
+/// enough that a chunk stays in cache from the instrument to its stem, so a
+/// track-length buffer is written once per part instead of once per effect.
+const CHUNK: usize = 1024;
+
+/// A part's instrument, played a stretch at a time in `block`-sized blocks
+/// (counted from the start of the track) split at events, so timing is
+/// sample-accurate whatever the block size.
+struct Player {
+    inst: Box<dyn Instrument>,
+    events: Vec<Event>,
+    next: usize,
+    /// Samples played so far.
+    pos: usize,
+    block: usize,
+}
+
+impl Player {
+    /// Part `index` of the arrangement (keys, bass, drums) at `rate`, with
+    /// the built-in instrument for it or the SoundFont.
+    fn new(arr: &Arrangement, index: usize, rate: u32, opts: &RenderOptions) -> Result<Self, AudioError> {
+        let name = ["keys", "bass", "drums"][index];
+        let part = arr
+            .score
+            .parts
+            .get(index)
+            .ok_or_else(|| AudioError::Render(format!("the arrangement has no {name} part")))?;
+        let quantum = if opts.soundfont.is_some() { SF2_QUANTUM } else { 1 };
+        let samples_per_tick = f64::from(rate) / arr.ticks_per_second();
+        let events = events(part, samples_per_tick, quantum);
+        let inst: Box<dyn Instrument> = match &opts.soundfont {
+            Some(font) => Box::new(Sf2::new(
+                font,
+                rate,
+                part.program.value(),
+                part.is_drum,
+                opts.block,
+            )?),
+            None if part.is_drum => Box::new(DrumKit::new(rate, opts.seed)),
+            None => {
+                let kind = if index == 1 {
+                    ToneKind::Bass
+                } else {
+                    ToneKind::ElectricPiano
+                };
+                let mut tone = Tone::new(kind, rate);
+                tone.prepare(held_notes(&events));
+                Box::new(tone)
             }
-            if e.on {
-                inst.note_on(e.pitch, e.velocity);
-            } else {
-                inst.note_off(e.pitch);
+        };
+        Ok(Self {
+            inst,
+            events,
+            next: 0,
+            pos: 0,
+            block: opts.block,
+        })
+    }
+
+    /// Plays the next `left.len()` samples into `left` and `right`.
+    fn play(&mut self, left: &mut [f32], right: &mut [f32]) {
+        left.fill(0.0);
+        right.fill(0.0);
+        let (base, len) = (self.pos, left.len());
+        let mut at = 0usize;
+        while at < len {
+            let end = (((base + at) / self.block + 1) * self.block - base).min(len);
+            while let Some(&e) = self
+                .events
+                .get(self.next)
+                .filter(|e| (e.sample as usize) < base + end)
+            {
+                let t = (e.sample as usize).max(base + at) - base;
+                if t > at {
+                    self.inst.render(&mut left[at..t], &mut right[at..t]);
+                    at = t;
+                }
+                if e.on {
+                    self.inst.note_on(e.pitch, e.velocity);
+                } else {
+                    self.inst.note_off(e.pitch);
+                }
+                self.next += 1;
             }
-            next += 1;
+            self.inst.render(&mut left[at..end], &mut right[at..end]);
+            at = end;
         }
-        inst.render(&mut out.left[pos..end], &mut out.right[pos..end]);
-        pos = end;
+        self.pos += len;
     }
 }
 
-fn lowpass(st: &mut Stereo, hz: f64, rate: u32) {
-    // Two cascaded Butterworth sections: 24 dB/octave, the dull top of an
-    // old sampler or a cheap speaker. Both channels in one loop: each
-    // filter is a serial chain, so two independent chains side by side
-    // keep the CPU twice as busy.
-    let section = |q| Biquad::lowpass(hz, q, f64::from(rate));
-    let (mut al, mut bl, mut ar, mut br) = (section(0.54), section(1.31), section(0.54), section(1.31));
-    for (l, r) in st.left.iter_mut().zip(st.right.iter_mut()) {
-        *l = bl.process(al.process(*l));
-        *r = br.process(ar.process(*r));
+/// Two cascaded Butterworth sections per channel: 24 dB/octave, the dull
+/// top of an old sampler or a cheap speaker.
+struct Lowpass([Biquad; 4]);
+
+impl Lowpass {
+    fn new(hz: f64, rate: u32) -> Self {
+        let section = |q| Biquad::lowpass(hz, q, f64::from(rate));
+        Self([section(0.54), section(1.31), section(0.54), section(1.31)])
+    }
+
+    /// Both channels in one loop: each filter is a serial chain, so two
+    /// independent chains side by side keep the CPU twice as busy.
+    fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
+        let [al, bl, ar, br] = &mut self.0;
+        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+            *l = bl.process(al.process(*l));
+            *r = br.process(ar.process(*r));
+        }
     }
 }
 
-fn drive(st: &mut Stereo, amount: f64) {
+fn drive(left: &mut [f32], right: &mut [f32], amount: f64) {
     let d = amount as f32;
-    for v in st.left.iter_mut().chain(st.right.iter_mut()) {
+    for v in left.iter_mut().chain(right.iter_mut()) {
         *v = saturate(*v, d);
     }
 }
 
-fn apply_gain_curve(st: &mut Stereo, curve: &[f32]) {
-    for (v, g) in st.left.iter_mut().zip(curve) {
-        *v *= g;
+/// The keys' reverb send: the mono sum through the reverb, mixed back.
+struct ReverbSend {
+    verb: Reverb,
+    send: f32,
+    mono: Vec<f32>,
+    wet: [Vec<f32>; 2],
+}
+
+impl ReverbSend {
+    fn new(rate: u32, send: f64) -> Self {
+        Self {
+            verb: Reverb::new(f64::from(rate), 0.75, 0.5),
+            send: send as f32,
+            mono: vec![0.0; CHUNK],
+            wet: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
+        }
     }
-    for (v, g) in st.right.iter_mut().zip(curve) {
-        *v *= g;
+
+    /// `left.len()` ≤ [`CHUNK`].
+    fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
+        let (n, send) = (left.len(), self.send);
+        let mono = &mut self.mono[..n];
+        for ((m, a), b) in mono.iter_mut().zip(left.iter()).zip(right.iter()) {
+            *m = (*a + *b) * 0.5;
+        }
+        let [wl, wr] = &mut self.wet;
+        self.verb.process_block(mono, wl, wr);
+        for ((a, b), (x, y)) in left
+            .iter_mut()
+            .zip(right.iter_mut())
+            .zip(wl.iter().zip(wr.iter()))
+        {
+            *a = *a * (1.0 - 0.5 * send) + x * send * 3.0;
+            *b = *b * (1.0 - 0.5 * send) + y * send * 3.0;
+        }
     }
 }
 
-/// Plays part `index` of the arrangement (keys, bass, drums) at `rate` into
-/// a new buffer of `len` frames, with the built-in instrument for it or the
-/// SoundFont.
-fn play_part(
-    arr: &Arrangement,
-    index: usize,
-    rate: u32,
-    len: usize,
-    opts: &RenderOptions,
-) -> Result<Stereo, AudioError> {
-    let name = ["keys", "bass", "drums"][index];
-    let part = arr
-        .score
-        .parts
-        .get(index)
-        .ok_or_else(|| AudioError::Render(format!("the arrangement has no {name} part")))?;
-    let quantum = if opts.soundfont.is_some() { SF2_QUANTUM } else { 1 };
-    let samples_per_tick = f64::from(rate) / arr.ticks_per_second();
-    let events = events(part, samples_per_tick, quantum);
-    let mut inst: Box<dyn Instrument> = match &opts.soundfont {
-        Some(font) => Box::new(Sf2::new(
-            font,
-            rate,
-            part.program.value(),
-            part.is_drum,
-            opts.block,
-        )?),
-        None if part.is_drum => Box::new(DrumKit::new(rate, opts.seed)),
-        None => {
-            let kind = if index == 1 {
-                ToneKind::Bass
-            } else {
-                ToneKind::ElectricPiano
-            };
-            let mut tone = Tone::new(kind, rate);
-            tone.prepare(held_notes(&events));
-            Box::new(tone)
+/// What a bus does after its instrument, chunk by chunk at the bus's rate.
+type Colour<'a> = &'a mut dyn FnMut(&mut [f32], &mut [f32]);
+
+/// Writes `total` frames of a bus into a new stem: `make` fills each chunk
+/// at the bus's rate (`half`: half the output rate, upsampled 2×), then
+/// every output sample gets the ducking gain (when given) and `level`.
+fn run_bus(
+    total: usize,
+    half: bool,
+    make: Colour<'_>,
+    mut duck: Option<&mut Sidechain>,
+    level: f32,
+) -> Stereo {
+    let mut out = Stereo::silent(total);
+    let input_len = if half { total.div_ceil(2) + 2 } else { total };
+    let (mut l, mut r) = ([0.0f32; CHUNK], [0.0f32; CHUNK]);
+    let mut up = [Upsampler2::new(CHUNK), Upsampler2::new(CHUNK)];
+    let (mut ul, mut ur, mut gains) = (
+        vec![0.0f32; 2 * CHUNK],
+        vec![0.0f32; 2 * CHUNK],
+        vec![0.0f32; 2 * CHUNK],
+    );
+    let (mut taken, mut written) = (0usize, 0usize);
+    while taken < input_len && written < total {
+        let n = CHUNK.min(input_len - taken);
+        let (l, r) = (&mut l[..n], &mut r[..n]);
+        make(l, r);
+        taken += n;
+        let (fl, fr) = if half {
+            let m = up[0].process(l, &mut ul);
+            up[1].process(r, &mut ur);
+            (&ul[..m], &ur[..m])
+        } else {
+            (&l[..], &r[..])
+        };
+        let m = fl.len().min(total - written);
+        let (ol, or) = (
+            &mut out.left[written..written + m],
+            &mut out.right[written..written + m],
+        );
+        match duck.as_deref_mut() {
+            Some(sc) => {
+                let g = &mut gains[..m];
+                sc.gains(g);
+                for (((o, p), v), w) in ol
+                    .iter_mut()
+                    .zip(or.iter_mut())
+                    .zip(fl.iter().zip(fr))
+                    .zip(g.iter())
+                {
+                    *o = v.0 * w * level;
+                    *p = v.1 * w * level;
+                }
+            }
+            None => {
+                for ((o, p), (a, b)) in ol.iter_mut().zip(or.iter_mut()).zip(fl.iter().zip(fr)) {
+                    *o = a * level;
+                    *p = b * level;
+                }
+            }
         }
-    };
-    let mut buf = Stereo::silent(len);
-    play(inst.as_mut(), &events, &mut buf, opts.block);
-    Ok(buf)
+        written += m;
+    }
+    out
 }
 
 /// Renders an arrangement into a mastered track with stems.
@@ -299,79 +419,67 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
     // the work for the same sound.
     let half = p.keys.lowpass_hz.max(p.bass.lowpass_hz) * 2.5 <= f64::from(rate) / 2.0;
     let inner = if half { rate / 2 } else { rate };
-    let inner_len = |n: usize| if half { n.div_ceil(2) + 2 } else { n };
-    let to_full = |st: Stereo, n: usize| {
-        if !half {
-            return st;
-        }
-        let mut full = Stereo::silent(n);
-        dsp::upsample2_add(&st.left, &mut full.left);
-        dsp::upsample2_add(&st.right, &mut full.right);
-        full
-    };
     let kicks: Vec<u64> = arr
         .kicks
         .iter()
         .map(|&t| (f64::from(t) * samples_per_tick).round() as u64)
         .collect();
-    let mut duck = buffer::filled(total, 1.0);
-    fx::sidechain_curve(
-        &mut duck,
-        &kicks,
-        rate,
-        p.sidechain.depth_db,
-        p.sidechain.release_ms,
-    );
+    let sidechain = || Sidechain::new(kicks.clone(), rate, p.sidechain.depth_db, p.sidechain.release_ms);
 
-    let mut keys = play_part(arr, 0, inner, inner_len(total), opts)?;
-    drive(&mut keys, p.keys.drive);
-    lowpass(&mut keys, p.keys.lowpass_hz, inner);
-    fx::wow_flutter(
-        &mut keys.left,
-        &mut keys.right,
-        inner,
-        (p.keys.wow_hz, p.keys.wow_ms),
-        (p.keys.flutter_hz, p.keys.flutter_ms),
-    );
-    if p.keys.reverb > 0.0 {
-        let mut verb = Reverb::new(f64::from(inner), 0.75, 0.5);
-        let send = p.keys.reverb as f32;
-        const CHUNK: usize = 512;
-        let (mut mono, mut wl, mut wr) = ([0.0f32; CHUNK], [0.0f32; CHUNK], [0.0f32; CHUNK]);
-        for (l, r) in keys.left.chunks_mut(CHUNK).zip(keys.right.chunks_mut(CHUNK)) {
-            let n = l.len();
-            for ((m, a), b) in mono.iter_mut().zip(l.iter()).zip(r.iter()) {
-                *m = (*a + *b) * 0.5;
+    let keys = {
+        let mut player = Player::new(arr, 0, inner, opts)?;
+        let mut lp = Lowpass::new(p.keys.lowpass_hz, inner);
+        let mut wow = WowFlutter::new(
+            inner,
+            (p.keys.wow_hz, p.keys.wow_ms),
+            (p.keys.flutter_hz, p.keys.flutter_ms),
+        );
+        let mut verb = (p.keys.reverb > 0.0).then(|| ReverbSend::new(inner, p.keys.reverb));
+        let mut make = |l: &mut [f32], r: &mut [f32]| {
+            player.play(l, r);
+            drive(l, r, p.keys.drive);
+            lp.process(l, r);
+            wow.process(l, r);
+            if let Some(v) = &mut verb {
+                v.process(l, r);
             }
-            verb.process_block(&mono[..n], &mut wl, &mut wr);
-            for ((a, b), (x, y)) in l.iter_mut().zip(r.iter_mut()).zip(wl.iter().zip(&wr)) {
-                *a = *a * (1.0 - 0.5 * send) + x * send * 3.0;
-                *b = *b * (1.0 - 0.5 * send) + y * send * 3.0;
-            }
-        }
-    }
-    let mut keys = to_full(keys, total);
-    apply_gain_curve(&mut keys, &duck);
-    keys.scale(db(p.keys.level_db));
-
-    let mut bass = play_part(arr, 1, inner, inner_len(total), opts)?;
-    drive(&mut bass, p.bass.drive);
-    lowpass(&mut bass, p.bass.lowpass_hz, inner);
-    let mut bass = to_full(bass, total);
-    apply_gain_curve(&mut bass, &duck);
-    bass.scale(db(p.bass.level_db));
-
-    let mut drums = play_part(arr, 2, rate, total, opts)?;
-    fx::crush(
-        &mut drums.left,
-        &mut drums.right,
-        rate,
-        p.drums.sample_rate_hz,
-        p.drums.bits,
-    );
-    lowpass(&mut drums, p.drums.lowpass_hz, rate);
-    drive(&mut drums, p.drums.drive);
-    drums.scale(db(p.drums.level_db));
+        };
+        run_bus(
+            total,
+            half,
+            &mut make,
+            Some(&mut sidechain()),
+            db(p.keys.level_db),
+        )
+    };
+    let bass = {
+        let mut player = Player::new(arr, 1, inner, opts)?;
+        let mut lp = Lowpass::new(p.bass.lowpass_hz, inner);
+        let mut make = |l: &mut [f32], r: &mut [f32]| {
+            player.play(l, r);
+            drive(l, r, p.bass.drive);
+            lp.process(l, r);
+        };
+        run_bus(
+            total,
+            half,
+            &mut make,
+            Some(&mut sidechain()),
+            db(p.bass.level_db),
+        )
+    };
+    let drums = {
+        let mut player = Player::new(arr, 2, rate, opts)?;
+        let mut crush = Crush::new(rate, p.drums.sample_rate_hz, p.drums.bits);
+        let mut lp = Lowpass::new(p.drums.lowpass_hz, rate);
+        let mut make = |l: &mut [f32], r: &mut [f32]| {
+            player.play(l, r);
+            crush.process(l, r);
+            lp.process(l, r);
+            drive(l, r, p.drums.drive);
+        };
+        run_bus(total, false, &mut make, None, db(p.drums.level_db))
+    };
     let mut stems: Vec<(&'static str, Stereo)> = vec![("keys", keys), ("bass", bass), ("drums", drums)];
 
     // Ambience, for the whole length (plus the wrap crossfade when looping).
@@ -381,42 +489,35 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
         0
     };
     let amb_len = if opts.looped { frames + xfade } else { total };
-    let mut amb = Stereo::silent(amb_len);
-    if opts.layers.rain {
-        // Rain lives below 5 kHz: made at the inner rate like the keys.
-        let mut rain = Stereo::silent(inner_len(amb_len));
-        ambience::rain(
-            &mut rain.left,
-            &mut rain.right,
-            inner,
-            p.ambience.rain_db,
-            opts.seed,
-        );
-        if half {
-            // Upsampled straight into the bed: no full-rate copy of the rain.
-            dsp::upsample2_add(&rain.left, &mut amb.left);
-            dsp::upsample2_add(&rain.right, &mut amb.right);
-        } else {
-            for (a, r) in amb.left.iter_mut().zip(&rain.left) {
-                *a += r;
-            }
-            for (a, r) in amb.right.iter_mut().zip(&rain.right) {
-                *a += r;
-            }
+    let mut bed = Bed::new(
+        opts.layers,
+        inner,
+        rate,
+        [p.ambience.rain_db, p.ambience.vinyl_db, p.ambience.tape_db],
+        opts.seed,
+    );
+    let mut amb = if bed.has_rain() && half {
+        // Rain lives below 5 kHz: made at the inner rate like the keys and
+        // upsampled; the record and tape surface go on at the full rate.
+        let mut rain = |l: &mut [f32], r: &mut [f32]| {
+            l.fill(0.0);
+            r.fill(0.0);
+            bed.add_rain(l, r);
+        };
+        let mut amb = run_bus(amb_len, true, &mut rain, None, 1.0);
+        for (l, r) in amb.left.chunks_mut(CHUNK).zip(amb.right.chunks_mut(CHUNK)) {
+            bed.add_surface(l, r);
         }
-    }
-    if opts.layers.vinyl {
-        ambience::vinyl(
-            &mut amb.left,
-            &mut amb.right,
-            rate,
-            p.ambience.vinyl_db,
-            opts.seed,
-        );
-    }
-    if opts.layers.tape {
-        ambience::tape(&mut amb.left, &mut amb.right, rate, p.ambience.tape_db, opts.seed);
-    }
+        amb
+    } else {
+        let mut all = |l: &mut [f32], r: &mut [f32]| {
+            l.fill(0.0);
+            r.fill(0.0);
+            bed.add_rain(l, r);
+            bed.add_surface(l, r);
+        };
+        run_bus(amb_len, false, &mut all, None, 1.0)
+    };
 
     let out_frames = if opts.looped {
         // Music tails wrap into the start; the ambience crossfades across
