@@ -76,14 +76,14 @@ impl Crush {
     }
 
     pub fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
-        let (step, levels) = (self.step, self.levels);
+        let (step, levels, inv) = (self.step, self.levels, 1.0 / self.levels);
         for (ch, buf) in [left, right].into_iter().enumerate() {
             let (mut phase, mut held) = (self.phase[ch], self.held[ch]);
             for v in buf.iter_mut() {
                 phase += step;
                 if phase >= 1.0 {
                     phase -= 1.0;
-                    held = round(*v * levels) / levels;
+                    held = round(*v * levels) * inv;
                 }
                 *v = held;
             }

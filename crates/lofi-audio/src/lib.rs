@@ -294,10 +294,8 @@ impl Lowpass {
 }
 
 fn drive(left: &mut [f32], right: &mut [f32], amount: f64) {
-    let d = amount as f32;
-    for v in left.iter_mut().chain(right.iter_mut()) {
-        *v = saturate(*v, d);
-    }
+    saturate(left, amount as f32);
+    saturate(right, amount as f32);
 }
 
 /// The keys' reverb send: the mono sum through the reverb, mixed back.

@@ -71,7 +71,6 @@ pub fn master(
     const MARGIN: f32 = 0.89;
     let mut relevant = MARGIN * threshold(gain_db, ceiling_db);
     let mut peaks = peak_envelope(left, right, relevant);
-    let mut scratch = crate::buffer::zeroed(left.len());
     let mut result = None;
     // Gain and ceiling are refined together from one measurement of both:
     // the ceiling only ever falls (by the true-peak excess), and the gain
@@ -81,17 +80,7 @@ pub fn master(
             relevant = MARGIN * threshold(gain_db, ceiling_db);
             peaks = peak_envelope(left, right, relevant);
         }
-        limit(
-            left,
-            right,
-            &peaks,
-            out_l,
-            out_r,
-            &mut scratch,
-            gain_db,
-            ceiling_db,
-            rate,
-        );
+        limit(left, right, &peaks, out_l, out_r, gain_db, ceiling_db, rate);
         let (l, tp) = meter(out_l, out_r, rate);
         result = Some((l, tp));
         // Within 0.2 LU of the target (the promise is ±0.5): close enough
@@ -191,7 +180,6 @@ fn limit(
     peaks: &[f32],
     out_l: &mut [f32],
     out_r: &mut [f32],
-    needed: &mut [f32],
     gain_db: f64,
     ceiling_db: f64,
     rate: u32,
@@ -200,10 +188,16 @@ fn limit(
     let ceiling = 10f64.powf(ceiling_db / 20.0) as f32;
     let n = left.len();
     let look = ((0.005 * f64::from(rate)) as usize).max(1);
-    for (need, &peak) in needed.iter_mut().zip(peaks) {
-        let peak = peak * gain;
-        *need = if peak > ceiling { ceiling / peak } else { 1.0 };
-    }
+    // The gain each sample needs on its own, from its peak: computed where
+    // it is read (a buffer of it was one more pass and 4 bytes a sample).
+    let need = |i: usize| {
+        let peak = peaks[i] * gain;
+        if peak > ceiling {
+            ceiling / peak
+        } else {
+            1.0
+        }
+    };
     // Sliding minimum over the next `look` samples (monotonic deque in a
     // ring of indices), averaged over the last `look` values: at a peak the
     // average only holds values at or below what the peak needs, and the
@@ -216,7 +210,7 @@ fn limit(
     let (mut head, mut len) = (0usize, 0usize);
     // Before the first sample the window holds the first window's minimum,
     // so peaks in the first milliseconds are caught too.
-    let first = needed[..look.min(n)].iter().copied().fold(1.0f32, f32::min);
+    let first = (0..look.min(n)).map(need).fold(1.0f32, f32::min);
     let mut window = vec![first; look];
     let mut sum = first * look as f32;
     let release = (-1.0 / (0.08 * rate as f32)).exp();
@@ -229,9 +223,9 @@ fn limit(
     // gain has settled, the rest of the chunk is a plain multiply — the
     // same numbers the full loop computes.
     const CHUNK: usize = 256;
-    let clean: Vec<bool> = needed
-        .chunks(CHUNK)
-        .map(|c| c.iter().all(|&v| v == 1.0))
+    let clean: Vec<bool> = (0..n)
+        .step_by(CHUNK)
+        .map(|c| (c..(c + CHUNK).min(n)).all(|i| need(i) == 1.0))
         .collect();
     // How many of the latest window entries are ones.
     let mut ones = 0usize;
@@ -278,7 +272,7 @@ fn limit(
         for i in start..end {
             // Push indices up to i + look - 1.
             while pushed < (i + look).min(n) {
-                while len > 0 && needed[ring[wrap(head + len - 1)]] >= needed[pushed] {
+                while len > 0 && need(ring[wrap(head + len - 1)]) >= need(pushed) {
                     len -= 1;
                 }
                 ring[wrap(head + len)] = pushed;
@@ -289,7 +283,7 @@ fn limit(
                 head = wrap(head + 1);
                 len -= 1;
             }
-            let m = if len > 0 { needed[ring[head]] } else { 1.0 };
+            let m = if len > 0 { need(ring[head]) } else { 1.0 };
             ones = if m == 1.0 { ones + 1 } else { 0 };
             sum += m - window[slot];
             window[slot] = m;
@@ -319,7 +313,6 @@ mod tests {
         peaks: &[f32],
         out_l: &mut [f32],
         out_r: &mut [f32],
-        needed: &mut [f32],
         gain_db: f64,
         ceiling_db: f64,
         rate: u32,
@@ -328,6 +321,7 @@ mod tests {
         let ceiling = 10f64.powf(ceiling_db / 20.0) as f32;
         let n = left.len();
         let look = ((0.005 * f64::from(rate)) as usize).max(1);
+        let mut needed = vec![0.0f32; n];
         for (need, &peak) in needed.iter_mut().zip(peaks) {
             let peak = peak * gain;
             *need = if peak > ceiling { ceiling / peak } else { 1.0 };
@@ -380,7 +374,7 @@ mod tests {
         }
     }
 
-    type Limiter = fn(&[f32], &[f32], &[f32], &mut [f32], &mut [f32], &mut [f32], f64, f64, u32);
+    type Limiter = fn(&[f32], &[f32], &[f32], &mut [f32], &mut [f32], f64, f64, u32);
 
     /// The limiter's shortcuts through chunks that need no limiting give
     /// exactly what the full loop gives: sparse peaks, dense peaks, silence.
@@ -413,10 +407,8 @@ mod tests {
         let peaks = peak_envelope(&left, &right, 0.0);
         for (gain_db, ceiling_db) in [(0.0, -1.3), (6.0, -1.3), (-20.0, -1.3), (3.0, -6.0)] {
             let run = |f: Limiter| {
-                let (mut l, mut r, mut need) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-                f(
-                    &left, &right, &peaks, &mut l, &mut r, &mut need, gain_db, ceiling_db, rate,
-                );
+                let (mut l, mut r) = (vec![0.0; n], vec![0.0; n]);
+                f(&left, &right, &peaks, &mut l, &mut r, gain_db, ceiling_db, rate);
                 (l, r)
             };
             assert!(
