@@ -59,6 +59,9 @@ pub struct RenderOptions {
     pub looped: bool,
     /// Samples per render block (does not change the output).
     pub block: usize,
+    /// Keep each bus (keys, bass, drums, ambience) as a stem. Without
+    /// stems the music buses are summed as they are made: half the memory.
+    pub stems: bool,
 }
 
 impl RenderOptions {
@@ -113,7 +116,7 @@ pub struct Track {
     pub master: Stereo,
     /// The pre-master mix: exactly the sum of the stems.
     pub mix: Stereo,
-    /// keys, bass, drums, ambience.
+    /// keys, bass, drums, ambience; empty unless [`RenderOptions::stems`].
     pub stems: Vec<(&'static str, Stereo)>,
     pub mastered: Mastered,
 }
@@ -336,20 +339,37 @@ impl ReverbSend {
     }
 }
 
+/// Where the next music bus goes: a new stem of `frames` (with `separate`,
+/// and always for the first), else added into the first.
+fn bus<'a>(
+    buses: &'a mut Vec<(&'static str, Stereo)>,
+    name: &'static str,
+    frames: usize,
+    separate: bool,
+) -> (&'a mut Stereo, bool) {
+    let add = !separate && !buses.is_empty();
+    if !add {
+        buses.push((name, Stereo::silent(frames)));
+    }
+    let at = if add { 0 } else { buses.len() - 1 };
+    (&mut buses[at].1, add)
+}
+
 /// What a bus does after its instrument, chunk by chunk at the bus's rate.
 type Colour<'a> = &'a mut dyn FnMut(&mut [f32], &mut [f32]);
 
-/// Writes `total` frames of a bus into a new stem: `make` fills each chunk
+/// Writes a bus into `out` (adds it, with `add`): `make` fills each chunk
 /// at the bus's rate (`half`: half the output rate, upsampled 2×), then
 /// every output sample gets the ducking gain (when given) and `level`.
 fn run_bus(
-    total: usize,
+    out: &mut Stereo,
+    add: bool,
     half: bool,
     make: Colour<'_>,
     mut duck: Option<&mut Sidechain>,
     level: f32,
-) -> Stereo {
-    let mut out = Stereo::silent(total);
+) {
+    let total = out.frames();
     let input_len = if half { total.div_ceil(2) + 2 } else { total };
     let (mut l, mut r) = ([0.0f32; CHUNK], [0.0f32; CHUNK]);
     let mut up = [Upsampler2::new(CHUNK), Upsampler2::new(CHUNK)];
@@ -386,20 +406,19 @@ fn run_bus(
                     .zip(fl.iter().zip(fr))
                     .zip(g.iter())
                 {
-                    *o = v.0 * w * level;
-                    *p = v.1 * w * level;
+                    let (a, b) = (v.0 * w * level, v.1 * w * level);
+                    (*o, *p) = if add { (*o + a, *p + b) } else { (a, b) };
                 }
             }
             None => {
                 for ((o, p), (a, b)) in ol.iter_mut().zip(or.iter_mut()).zip(fl.iter().zip(fr)) {
-                    *o = a * level;
-                    *p = b * level;
+                    let (a, b) = (a * level, b * level);
+                    (*o, *p) = if add { (*o + a, *p + b) } else { (a, b) };
                 }
             }
         }
         written += m;
     }
-    out
 }
 
 /// Renders an arrangement into a mastered track with stems.
@@ -424,7 +443,10 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
         .collect();
     let sidechain = || Sidechain::new(kicks.clone(), rate, p.sidechain.depth_db, p.sidechain.release_ms);
 
-    let keys = {
+    // With stems every bus gets a buffer of its own; without, the music
+    // buses are summed into the first as they are made.
+    let mut buses: Vec<(&'static str, Stereo)> = Vec::with_capacity(4);
+    {
         let mut player = Player::new(arr, 0, inner, opts)?;
         let mut lp = Lowpass::new(p.keys.lowpass_hz, inner);
         let mut wow = WowFlutter::new(
@@ -442,15 +464,11 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
                 v.process(l, r);
             }
         };
-        run_bus(
-            total,
-            half,
-            &mut make,
-            Some(&mut sidechain()),
-            db(p.keys.level_db),
-        )
-    };
-    let bass = {
+        let (out, add) = bus(&mut buses, "keys", total, opts.stems);
+        let duck = Some(&mut sidechain());
+        run_bus(out, add, half, &mut make, duck, db(p.keys.level_db));
+    }
+    {
         let mut player = Player::new(arr, 1, inner, opts)?;
         let mut lp = Lowpass::new(p.bass.lowpass_hz, inner);
         let mut make = |l: &mut [f32], r: &mut [f32]| {
@@ -458,15 +476,11 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
             drive(l, r, p.bass.drive);
             lp.process(l, r);
         };
-        run_bus(
-            total,
-            half,
-            &mut make,
-            Some(&mut sidechain()),
-            db(p.bass.level_db),
-        )
-    };
-    let drums = {
+        let (out, add) = bus(&mut buses, "bass", total, opts.stems);
+        let duck = Some(&mut sidechain());
+        run_bus(out, add, half, &mut make, duck, db(p.bass.level_db));
+    }
+    {
         let mut player = Player::new(arr, 2, rate, opts)?;
         let mut crush = Crush::new(rate, p.drums.sample_rate_hz, p.drums.bits);
         let mut lp = Lowpass::new(p.drums.lowpass_hz, rate);
@@ -476,9 +490,9 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
             lp.process(l, r);
             drive(l, r, p.drums.drive);
         };
-        run_bus(total, false, &mut make, None, db(p.drums.level_db))
-    };
-    let mut stems: Vec<(&'static str, Stereo)> = vec![("keys", keys), ("bass", bass), ("drums", drums)];
+        let (out, add) = bus(&mut buses, "drums", total, opts.stems);
+        run_bus(out, add, false, &mut make, None, db(p.drums.level_db));
+    }
 
     // Ambience, for the whole length (plus the wrap crossfade when looping).
     let xfade = if opts.looped {
@@ -494,7 +508,8 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
         [p.ambience.rain_db, p.ambience.vinyl_db, p.ambience.tape_db],
         opts.seed,
     );
-    let mut amb = if bed.has_rain() && half {
+    let mut amb = Stereo::silent(amb_len);
+    if bed.has_rain() && half {
         // Rain lives below 5 kHz: made at the inner rate like the keys and
         // upsampled; the record and tape surface go on at the full rate.
         let mut rain = |l: &mut [f32], r: &mut [f32]| {
@@ -502,11 +517,10 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
             r.fill(0.0);
             bed.add_rain(l, r);
         };
-        let mut amb = run_bus(amb_len, true, &mut rain, None, 1.0);
+        run_bus(&mut amb, false, true, &mut rain, None, 1.0);
         for (l, r) in amb.left.chunks_mut(CHUNK).zip(amb.right.chunks_mut(CHUNK)) {
             bed.add_surface(l, r);
         }
-        amb
     } else {
         let mut all = |l: &mut [f32], r: &mut [f32]| {
             l.fill(0.0);
@@ -514,13 +528,13 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
             bed.add_rain(l, r);
             bed.add_surface(l, r);
         };
-        run_bus(amb_len, false, &mut all, None, 1.0)
-    };
+        run_bus(&mut amb, false, false, &mut all, None, 1.0);
+    }
 
     let out_frames = if opts.looped {
         // Music tails wrap into the start; the ambience crossfades across
         // the wrap, so the last sample runs on into the first.
-        for (_, st) in &mut stems {
+        for (_, st) in &mut buses {
             for buf in [&mut st.left, &mut st.right] {
                 for i in 0..tail.min(frames) {
                     buf[i] += buf[frames + i];
@@ -545,7 +559,7 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
             }
         }
         let fade = (END_FADE_SECONDS * f64::from(rate)) as usize;
-        for st in stems.iter_mut().map(|(_, s)| s).chain(std::iter::once(&mut amb)) {
+        for st in buses.iter_mut().map(|(_, s)| s).chain(std::iter::once(&mut amb)) {
             for buf in [&mut st.left, &mut st.right] {
                 let n = buf.len();
                 for i in 0..fade.min(n) {
@@ -555,17 +569,27 @@ pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioErr
         }
         total
     };
-    stems.push(("ambience", amb));
-
-    let mut mix = Stereo::silent(out_frames);
-    for (_, st) in &stems {
+    let add = |mix: &mut Stereo, st: &Stereo| {
         for (m, v) in mix.left.iter_mut().zip(&st.left) {
             *m += v;
         }
         for (m, v) in mix.right.iter_mut().zip(&st.right) {
             *m += v;
         }
-    }
+    };
+    let (mix, stems) = if opts.stems {
+        buses.push(("ambience", amb));
+        let mut mix = Stereo::silent(out_frames);
+        for (_, st) in &buses {
+            add(&mut mix, st);
+        }
+        (mix, buses)
+    } else {
+        // The music sum becomes the mix.
+        let mut mix = buses.swap_remove(0).1;
+        add(&mut mix, &amb);
+        (mix, Vec::new())
+    };
     if mix.left.iter().chain(&mix.right).any(|v| !v.is_finite()) {
         return Err(AudioError::Render("the mix holds NaN or infinite samples".into()));
     }

@@ -34,6 +34,7 @@ fn options() -> RenderOptions {
         seed: 3,
         looped: false,
         block: 512,
+        stems: true,
     }
 }
 
@@ -117,6 +118,36 @@ fn stems_sum_to_the_pre_master_mix() {
     }
     for (name, st) in &t.stems {
         assert!(st.left.iter().any(|v| v.abs() > 1e-4), "{name} stem is silent");
+    }
+}
+
+/// Without stems the buses are summed as they are made: no stems come
+/// back, and the mix is the same sum up to float rounding, looped or not.
+#[test]
+fn rendering_without_stems_gives_the_same_mix() {
+    for looped in [false, true] {
+        let a = arrangement(looped);
+        let with = render(&a, &RenderOptions { looped, ..options() }).unwrap();
+        let without = render(
+            &a,
+            &RenderOptions {
+                looped,
+                stems: false,
+                ..options()
+            },
+        )
+        .unwrap();
+        assert!(without.stems.is_empty());
+        assert_eq!(with.mix.frames(), without.mix.frames());
+        let worst = with
+            .mix
+            .left
+            .iter()
+            .chain(&with.mix.right)
+            .zip(without.mix.left.iter().chain(&without.mix.right))
+            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(worst <= 1e-6, "looped {looped}: mix differs by {worst}");
+        assert!((with.mastered.lufs - without.mastered.lufs).abs() < 1e-3);
     }
 }
 

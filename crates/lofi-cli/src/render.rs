@@ -113,6 +113,7 @@ pub fn plan(
         seed,
         looped: a.looped,
         block: BLOCK,
+        stems: a.stems,
     };
     render.validate()?;
     Ok(Plan {
