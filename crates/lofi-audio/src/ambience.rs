@@ -172,6 +172,34 @@ impl Vinyl {
     }
 }
 
+impl Vinyl {
+    /// Adds the next `out.len()` samples. Between events (no click ringing,
+    /// no pop sounding) a sample is only the hum and two countdowns, so
+    /// those stretches are run as such: the same numbers as [`Vinyl::next`]
+    /// sample by sample, without its branches.
+    fn add(&mut self, out: &mut [f32]) {
+        let mut i = 0;
+        while i < out.len() {
+            if self.ring == 0 && self.pop_env <= 1e-4 {
+                let quiet = (self.next_click.min(self.next_pop) as usize).min(out.len() - i);
+                for o in &mut out[i..i + quiet] {
+                    let hum = sin01(self.hum_phase);
+                    advance(&mut self.hum_phase, self.hum_inc);
+                    *o += self.gain * 0.0 + self.hum_gain * hum;
+                }
+                self.next_click -= quiet as u32;
+                self.next_pop -= quiet as u32;
+                i += quiet;
+                if i == out.len() {
+                    break;
+                }
+            }
+            out[i] += self.next();
+            i += 1;
+        }
+    }
+}
+
 /// One channel of tape hiss: high-passed white noise.
 struct Tape {
     noise: Noise,
@@ -241,10 +269,8 @@ impl Bed {
     /// hiss (at the full rate).
     pub fn add_surface(&mut self, left: &mut [f32], right: &mut [f32]) {
         if let Some([a, b]) = &mut self.vinyl {
-            for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-                *l += a.next();
-                *r += b.next();
-            }
+            a.add(left);
+            b.add(right);
         }
         if let Some([a, b]) = &mut self.tape {
             for (l, r) in left.iter_mut().zip(right.iter_mut()) {
@@ -252,5 +278,35 @@ impl Bed {
                 *r += b.next();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Vinyl's quiet stretches give the numbers its per-sample step gives,
+    /// clicks, pops and hum alike, however the output is cut.
+    #[test]
+    fn vinyl_stretches_are_its_samples() {
+        let n = 200_000;
+        let mut one = Vinyl::new(44_100, -30.0, 11, 0);
+        let by_sample: Vec<f32> = (0..n).map(|_| one.next()).collect();
+        assert!(
+            by_sample.iter().filter(|v| v.abs() > 0.01).count() > 10,
+            "clicks happen"
+        );
+        let mut two = Vinyl::new(44_100, -30.0, 11, 0);
+        let mut by_stretch = vec![0.0f32; n];
+        let mut start = 0;
+        for len in [1usize, 1024, 7, 30_000].into_iter().cycle() {
+            let end = (start + len).min(n);
+            two.add(&mut by_stretch[start..end]);
+            start = end;
+            if start == n {
+                break;
+            }
+        }
+        assert_eq!(by_sample, by_stretch);
     }
 }
