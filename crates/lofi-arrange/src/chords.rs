@@ -22,7 +22,7 @@
 //! The added notes take the chord's shortest duration and a softer velocity
 //! (0.85×), so they colour rather than lead.
 
-use lofi_score::{Note, Pitch, Velocity};
+use lofi_score::{Key, Note, Pitch, Velocity};
 use serde::Serialize;
 
 /// Which extension to add to block triads.
@@ -70,20 +70,6 @@ const MAJOR: [u8; 7] = [0, 2, 4, 5, 7, 9, 11];
 
 fn in_scale(tonic: u8, pc: u8) -> bool {
     MAJOR.contains(&((pc + 12 - tonic) % 12))
-}
-
-/// The major scale covering the most note time (ties: the lowest tonic).
-pub(crate) fn key_of(notes: &[Note]) -> u8 {
-    let mut weight = [0u64; 12];
-    for n in notes {
-        weight[usize::from(n.pitch.value() % 12)] += u64::from(n.duration.max(1));
-    }
-    (0..12u8)
-        .max_by_key(|&t| {
-            let covered: u64 = MAJOR.iter().map(|&d| weight[usize::from((t + d) % 12)]).sum();
-            (covered, std::cmp::Reverse(t))
-        })
-        .unwrap_or(0)
 }
 
 /// Root of the complete triad in `pcs` (a 12-bit set), if exactly one
@@ -135,7 +121,12 @@ fn voice(pc: u8, chord: &[u8]) -> Option<u8> {
 /// Adds 7ths (and 9ths) to the block triads of `notes` (sorted by onset,
 /// then pitch, on the 16th grid); returns the coloured notes, sorted again.
 pub(crate) fn colour(notes: &[Note], color: ChordColor, major_tonic: Option<u8>) -> (Vec<Note>, ChordReport) {
-    let tonic = major_tonic.map_or_else(|| key_of(notes), |t| t % 12);
+    // Without a key from the caller, the same estimate `lofi generate`
+    // reports (Krumhansl–Kessler), as the major scale sharing its notes.
+    let tonic = major_tonic.map_or_else(
+        || Key::estimate_notes(notes).map_or(0, Key::relative_major),
+        |t| t % 12,
+    );
     let mut report = ChordReport {
         color,
         key_major_tonic: tonic,

@@ -220,7 +220,7 @@ pub fn render_score(
     // generate` reports (Krumhansl–Kessler), so the two never disagree.
     let key = lofi_gen::Key::estimate(score);
     let options = ArrangeOptions {
-        key_major_tonic: key.map(|k| if k.minor { (k.tonic + 3) % 12 } else { k.tonic }),
+        key_major_tonic: key.map(lofi_gen::Key::relative_major),
         ..plan.arrange.clone()
     };
     let arrangement = arrange(score, &options)?;

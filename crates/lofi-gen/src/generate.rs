@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::default::{DEFAULT_DRUMS_MODEL, DEFAULT_DRUMS_SPEC, DEFAULT_MODEL, DEFAULT_SPEC};
 use crate::error::GenError;
-use crate::key::Key;
 use crate::novelty::NoveltyIndex;
 use crate::sampler::{Sampler, SamplerOptions};
+use lofi_score::Key;
 
 /// A model ready for generation, with what identifies it.
 pub struct Model {

@@ -14,7 +14,6 @@ mod default;
 mod drums;
 mod error;
 mod generate;
-mod key;
 mod novelty;
 mod sampler;
 
@@ -23,6 +22,6 @@ pub use default::{DEFAULT_DRUMS_MODEL, DEFAULT_DRUMS_SPEC, DEFAULT_INDEX, DEFAUL
 pub use drums::{learn_grooves, usable, GrooveOptions, Grooves};
 pub use error::GenError;
 pub use generate::{generate, GenerateOptions, Generated, Model, Prompt};
-pub use key::Key;
+pub use lofi_score::Key;
 pub use novelty::{symbols, NoveltyIndex, LONG, SHORT};
 pub use sampler::{Sampler, SamplerOptions};

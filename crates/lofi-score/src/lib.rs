@@ -10,6 +10,7 @@
 //! derived through [`TempoMap`].
 
 mod error;
+mod key;
 mod metrics;
 mod midi_read;
 mod midi_write;
@@ -18,6 +19,7 @@ mod rest;
 mod score;
 
 pub use error::ScoreError;
+pub use key::Key;
 pub use metrics::{entropy, METRIC_NAMES};
 pub use midi_read::MAX_BEATS;
 pub use midi_write::{write_atomic, write_atomic_with};

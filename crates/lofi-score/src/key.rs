@@ -1,10 +1,12 @@
-//! Keys: parsing `--key`, estimating a piece's key (Krumhansl–Kessler
-//! profiles against its duration-weighted pitch-class histogram) and the
-//! smallest transposition from one key to another.
+//! Keys: parsing names (`--key F#m`), estimating a piece's key
+//! (Krumhansl–Kessler profiles against its duration-weighted pitch-class
+//! histogram) and the smallest transposition from one key to another. Here
+//! beside the Score so that generation and arrangement (the lofi chords)
+//! share one estimate.
 
 use std::fmt;
 
-use lofi_score::Score;
+use crate::{Note, Score};
 
 const NAMES: [&str; 12] = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"];
 const MAJOR: [f64; 12] = [
@@ -84,8 +86,13 @@ impl Key {
     /// The best-matching key of a score's pitched notes, weighted by
     /// duration; `None` without pitched notes.
     pub fn estimate(score: &Score) -> Option<Key> {
+        Key::estimate_notes(score.notes().filter(|(p, _)| !p.is_drum).map(|(_, n)| n))
+    }
+
+    /// [`Key::estimate`] of some pitched notes.
+    pub fn estimate_notes<'a>(notes: impl IntoIterator<Item = &'a Note>) -> Option<Key> {
         let mut hist = [0.0f64; 12];
-        for (_, n) in score.notes().filter(|(p, _)| !p.is_drum) {
+        for n in notes {
             hist[usize::from(n.pitch.value() % 12)] += f64::from(n.duration.max(1));
         }
         if hist.iter().all(|&h| h == 0.0) {
@@ -108,6 +115,16 @@ impl Key {
             }
         }
         Some(best.1)
+    }
+
+    /// The tonic of the major scale with the same notes: the key's own for
+    /// major, three semitones up (the relative major) for minor.
+    pub fn relative_major(self) -> u8 {
+        if self.minor {
+            (self.tonic + 3) % 12
+        } else {
+            self.tonic % 12
+        }
     }
 
     /// The transposition in semitones (-6..=5) that takes music in `self`
@@ -151,7 +168,7 @@ fn correlation(hist: &[f64; 12], profile: &[f64; 12], tonic: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lofi_score::{Note, Part, Program};
+    use crate::{Note, Part, Program};
 
     fn scale(tonic: u8, steps: &[u8]) -> Score {
         let mut s = Score::new(480);
@@ -221,6 +238,10 @@ mod tests {
         assert!(am.contains(57) && am.contains(68) && am.contains(67) && !am.contains(58));
         let fs = Key::parse("F#").unwrap();
         assert!(fs.contains(66) && fs.contains(65) && !fs.contains(67));
+        // The major scale with the same notes.
+        assert_eq!(am.relative_major(), 0);
+        assert_eq!(Key::parse("Ebm").unwrap().relative_major(), 6);
+        assert_eq!(fs.relative_major(), 6);
     }
 
     #[test]
