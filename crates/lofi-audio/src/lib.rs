@@ -355,8 +355,9 @@ fn bus<'a>(
     (&mut buses[at].1, add)
 }
 
-/// What a bus does after its instrument, chunk by chunk at the bus's rate.
-type Colour<'a> = &'a mut dyn FnMut(&mut [f32], &mut [f32]);
+/// Makes a bus's next chunk at the bus's rate: its instrument plays, then
+/// its effects run, in place.
+type MakeChunk<'a> = &'a mut dyn FnMut(&mut [f32], &mut [f32]);
 
 /// Writes a bus into `out` (adds it, with `add`): `make` fills each chunk
 /// at the bus's rate (`half`: half the output rate, upsampled 2×), then
@@ -365,7 +366,7 @@ fn run_bus(
     out: &mut Stereo,
     add: bool,
     half: bool,
-    make: Colour<'_>,
+    make: MakeChunk<'_>,
     mut duck: Option<&mut Sidechain>,
     level: f32,
 ) {
@@ -421,7 +422,7 @@ fn run_bus(
     }
 }
 
-/// Renders an arrangement into a mastered track with stems.
+/// Renders an arrangement into a mastered track (with stems when asked).
 pub fn render(arr: &Arrangement, opts: &RenderOptions) -> Result<Track, AudioError> {
     opts.validate()?;
     let rate = opts.sample_rate;

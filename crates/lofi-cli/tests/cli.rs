@@ -27,6 +27,17 @@ fn render_json(input: &Path, wav: &Path, extra: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
+/// `lofi render INPUT -o WAV EXTRA…`: must fail without writing WAV; its
+/// error output.
+fn render_fails(input: &Path, wav: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["render", input.to_str().unwrap(), "-o", wav.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = lofi(&args);
+    assert!(!o.status.success(), "render {extra:?} succeeded");
+    assert!(!wav.exists(), "render {extra:?} wrote {}", wav.display());
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -339,16 +350,8 @@ fn drums_come_from_the_built_in_drums_model_or_the_library() {
         }
     }
     // A keys model is no drums model: a clear error, no files.
-    let o = lofi(&[
-        "render",
-        input.to_str().unwrap(),
-        "-o",
-        dir.path().join("x.wav").to_str().unwrap(),
-        "--drums",
-        "tabla",
-    ]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("learned or library"));
-    assert!(!dir.path().join("x.wav").exists());
+    let err = render_fails(&input, &dir.path().join("x.wav"), &["--drums", "tabla"]);
+    assert!(err.contains("learned or library"), "{err}");
 }
 
 /// `--chords`: 7ths by default, 9ths on request, `keep` plays the sample
@@ -397,21 +400,8 @@ fn lofi_chords_colour_the_keys_or_keep_them() {
         "{keep_notes} {seventh_notes} {ninth_notes}"
     );
     assert_eq!(ninths["chords"]["color"], "ninths");
-    let o = lofi(&[
-        "render",
-        input.to_str().unwrap(),
-        "-o",
-        dir.path().join("x.wav").to_str().unwrap(),
-        "--chords",
-        "13ths",
-    ]);
-    assert!(!o.status.success());
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("keep, 7ths, 9ths"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(!dir.path().join("x.wav").exists());
+    let err = render_fails(&input, &dir.path().join("x.wav"), &["--chords", "13ths"]);
+    assert!(err.contains("keep, 7ths, 9ths"), "{err}");
 }
 
 #[test]
@@ -419,7 +409,6 @@ fn render_refuses_bad_soundfont_preset_and_bits_without_writing() {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("t.wav");
     let input = repo().join("testdata/midi/chord-loop.mid");
-    let base = ["render", input.to_str().unwrap(), "-o", wav.to_str().unwrap()];
     let bad_sf2 = dir.path().join("x.sf2");
     std::fs::write(&bad_sf2, b"not a soundfont").unwrap();
     for (extra, needle) in [
@@ -429,16 +418,12 @@ fn render_refuses_bad_soundfont_preset_and_bits_without_writing() {
         (vec!["--ambience", "thunder"], "thunder"),
         (vec!["--swing", "99"], "swing"),
     ] {
-        let mut args = base.to_vec();
-        args.extend(extra);
-        let o = lofi(&args);
-        assert!(!o.status.success());
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = render_fails(&input, &wav, &extra);
         assert!(err.contains(needle), "{needle}: {err}");
     }
     let groove = repo().join("testdata/midi/drum-groove.mid");
-    let o = lofi(&["render", groove.to_str().unwrap(), "-o", wav.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no pitched notes"));
+    let err = render_fails(&groove, &wav, &[]);
+    assert!(err.contains("no pitched notes"), "{err}");
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         1,
