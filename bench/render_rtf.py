@@ -5,13 +5,15 @@ Runs `taskset -c 0 lofi render` on the project's own fixture (a 3-minute
 track by default) with the built-in instruments and with a SoundFont (when
 one is installed: `apt-get install timgm6mb-soundfont`), each with and
 without --stems, and prints the median wall time of several runs and the
-real-time factor (track seconds / wall seconds).
+real-time factor (track seconds / wall seconds), with the medians of the
+renders' user and system CPU time beside it.
 
     python3 bench/render_rtf.py [--runs 5] [--minutes 3] [--soundfont FILE.sf2]
 """
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -40,7 +42,7 @@ def main():
     print(f"input {os.path.relpath(args.input, ROOT)}, {args.minutes} min, taskset -c 0, median of {args.runs}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, extra in cases:
-            walls, duration = [], None
+            walls, users, syss, duration = [], [], [], None
             for run in range(args.runs):
                 # A fresh folder per run, the previous one deleted outside the
                 # timing: a first render, as a newcomer runs it. (Rendering over
@@ -50,13 +52,21 @@ def main():
                 cmd = ["taskset", "-c", "0", lofi, "render", args.input, "-o", os.path.join(out_dir, "t.wav"),
                        "--minutes", str(args.minutes), "--json"] + extra
                 t0 = time.perf_counter()
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
                 walls.append(time.perf_counter() - t0)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                # CPU time of the render itself: on a shared machine wall
+                # time moves with the neighbours, and system time (fresh
+                # pages, file writes) with what the kernel did before.
+                users.append(after.ru_utime - before.ru_utime)
+                syss.append(after.ru_stime - before.ru_stime)
                 duration = json.loads(out)["duration_s"]
                 shutil.rmtree(out_dir)
                 time.sleep(1.0)  # let the deletion settle before the next run
             med = statistics.median(walls)
             print(f"{name:20} {duration:7.1f} s of audio in {med:6.3f} s  = {duration / med:6.1f}x real time"
+                  f"   (user {statistics.median(users):.2f} s, system {statistics.median(syss):.2f} s)"
                   f"   runs: {', '.join(f'{w:.2f}' for w in walls)}")
 
 
