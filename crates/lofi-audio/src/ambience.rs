@@ -176,7 +176,8 @@ impl Vinyl {
     /// Adds the next `out.len()` samples. Between events (no click ringing,
     /// no pop sounding) a sample is only the hum and two countdowns, so
     /// those stretches are run as such: the same numbers as [`Vinyl::next`]
-    /// sample by sample, without its branches.
+    /// sample by sample (its silent crackle and pop add exactly zero),
+    /// without its branches.
     fn add(&mut self, out: &mut [f32]) {
         let mut i = 0;
         while i < out.len() {
@@ -185,7 +186,7 @@ impl Vinyl {
                 for o in &mut out[i..i + quiet] {
                     let hum = sin01(self.hum_phase);
                     advance(&mut self.hum_phase, self.hum_inc);
-                    *o += self.gain * 0.0 + self.hum_gain * hum;
+                    *o += self.hum_gain * hum;
                 }
                 self.next_click -= quiet as u32;
                 self.next_pop -= quiet as u32;

@@ -211,57 +211,34 @@ fn limit(
     // Before the first sample the window holds the first window's minimum,
     // so peaks in the first milliseconds are caught too.
     let first = (0..look.min(n)).map(need).fold(1.0f32, f32::min);
-    let mut window = vec![first; look];
-    let mut sum = first * look as f32;
-    let release = (-1.0 / (0.08 * rate as f32)).exp();
-    let mut g_prev = 1.0f32;
+    let mut glide = Glide::new(first, look, rate);
     let mut pushed = 0usize;
-    let mut slot = 0usize;
     // Most of a track needs no limiting. A chunk whose look-ahead reaches
     // no sample that needs it takes the same steps without the deque (its
-    // minimum is 1 throughout), and once the window holds only ones and the
-    // gain has settled, the rest of the chunk is a plain multiply — the
-    // same numbers the full loop computes.
+    // minimum is 1 throughout), and once the gain has settled the rest of
+    // the chunk is a plain multiply — the same numbers the full loop
+    // computes.
     const CHUNK: usize = 256;
     let clean: Vec<bool> = (0..n)
         .step_by(CHUNK)
         .map(|c| (c..(c + CHUNK).min(n)).all(|i| need(i) == 1.0))
         .collect();
-    // How many of the latest window entries are ones.
-    let mut ones = 0usize;
     for start in (0..n).step_by(CHUNK) {
         let end = (start + CHUNK).min(n);
         let reach = (end - 1 + look).min(n);
         if clean[start / CHUNK..=(reach - 1) / CHUNK].iter().all(|&c| c) {
             let mut i = start;
-            while i < end {
-                // Window all ones: `sum` and so `avg` stay put; settled
-                // when the next step would leave the gain where it is.
-                let avg = (sum / look as f32).min(1.0);
-                if ones >= look && g_prev == avg.min(g_prev + (1.0 - g_prev) * (1.0 - release)) {
-                    break;
-                }
-                sum += 1.0 - window[slot];
-                window[slot] = 1.0;
-                slot += 1;
-                if slot == look {
-                    slot = 0;
-                }
-                ones += 1;
-                let avg = (sum / look as f32).min(1.0);
-                let g = avg.min(g_prev + (1.0 - g_prev) * (1.0 - release));
-                g_prev = g;
+            while i < end && !glide.settled() {
+                let g = glide.next(1.0);
                 out_l[i] = left[i] * gain * g;
                 out_r[i] = right[i] * gain * g;
                 i += 1;
             }
-            let g = g_prev;
+            let g = glide.skip_settled(end - i);
             for k in i..end {
                 out_l[k] = left[k] * gain * g;
                 out_r[k] = right[k] * gain * g;
             }
-            slot = (slot + (end - i)) % look;
-            ones += end - i;
             // The deque the full loop would hold: the newest index pushed
             // (every index it saw needs 1, and each push drops those ≥ it).
             pushed = reach;
@@ -284,19 +261,68 @@ fn limit(
                 len -= 1;
             }
             let m = if len > 0 { need(ring[head]) } else { 1.0 };
-            ones = if m == 1.0 { ones + 1 } else { 0 };
-            sum += m - window[slot];
-            window[slot] = m;
-            slot += 1;
-            if slot == look {
-                slot = 0;
-            }
-            let avg = (sum / look as f32).min(1.0);
-            let g = avg.min(g_prev + (1.0 - g_prev) * (1.0 - release));
-            g_prev = g;
+            let g = glide.next(m);
             out_l[i] = left[i] * gain * g;
             out_r[i] = right[i] * gain * g;
         }
+    }
+}
+
+/// The limiter's gain from the look-ahead minimum of what samples need:
+/// averaged over the last `look` values, and released slowly (80 ms).
+struct Glide {
+    window: Vec<f32>,
+    slot: usize,
+    sum: f32,
+    g: f32,
+    release: f32,
+    /// How many of the latest window entries are ones.
+    ones: usize,
+}
+
+impl Glide {
+    fn new(first: f32, look: usize, rate: u32) -> Self {
+        Self {
+            window: vec![first; look],
+            slot: 0,
+            sum: first * look as f32,
+            g: 1.0,
+            release: (-1.0 / (0.08 * rate as f32)).exp(),
+            ones: 0,
+        }
+    }
+
+    fn avg(&self) -> f32 {
+        (self.sum / self.window.len() as f32).min(1.0)
+    }
+
+    /// The gain after one more sample whose look-ahead minimum is `m`.
+    #[inline(always)]
+    fn next(&mut self, m: f32) -> f32 {
+        self.ones = if m == 1.0 { self.ones + 1 } else { 0 };
+        self.sum += m - self.window[self.slot];
+        self.window[self.slot] = m;
+        self.slot += 1;
+        if self.slot == self.window.len() {
+            self.slot = 0;
+        }
+        self.g = self.avg().min(self.g + (1.0 - self.g) * (1.0 - self.release));
+        self.g
+    }
+
+    /// Whether more ones would leave everything but the ring position as
+    /// it is: the window holds only ones (so `sum` stays put) and the next
+    /// step would not move the gain.
+    fn settled(&self) -> bool {
+        self.ones >= self.window.len()
+            && self.g == self.avg().min(self.g + (1.0 - self.g) * (1.0 - self.release))
+    }
+
+    /// Takes `k` ones once [`Glide::settled`]; the gain they all get.
+    fn skip_settled(&mut self, k: usize) -> f32 {
+        self.slot = (self.slot + k) % self.window.len();
+        self.ones += k;
+        self.g
     }
 }
 

@@ -170,6 +170,10 @@ mod tests {
     use super::*;
     use crate::{Note, Part, Program};
 
+    fn key(tonic: u8, minor: bool) -> Key {
+        Key { tonic, minor }
+    }
+
     fn scale(tonic: u8, steps: &[u8]) -> Score {
         let mut s = Score::new(480);
         let mut p = Part::new("Keys", Program::new(0).unwrap(), false);
@@ -189,41 +193,11 @@ mod tests {
 
     #[test]
     fn parses_names_and_modes() {
-        assert_eq!(
-            Key::parse("C").unwrap(),
-            Key {
-                tonic: 0,
-                minor: false
-            }
-        );
-        assert_eq!(
-            Key::parse("F#m").unwrap(),
-            Key {
-                tonic: 6,
-                minor: true
-            }
-        );
-        assert_eq!(
-            Key::parse("Bb").unwrap(),
-            Key {
-                tonic: 10,
-                minor: false
-            }
-        );
-        assert_eq!(
-            Key::parse("a minor").unwrap(),
-            Key {
-                tonic: 9,
-                minor: true
-            }
-        );
-        assert_eq!(
-            Key::parse("Cb").unwrap(),
-            Key {
-                tonic: 11,
-                minor: false
-            }
-        );
+        assert_eq!(Key::parse("C").unwrap(), key(0, false));
+        assert_eq!(Key::parse("F#m").unwrap(), key(6, true));
+        assert_eq!(Key::parse("Bb").unwrap(), key(10, false));
+        assert_eq!(Key::parse("a minor").unwrap(), key(9, true));
+        assert_eq!(Key::parse("Cb").unwrap(), key(11, false));
         assert!(Key::parse("H").is_err());
         assert!(Key::parse("Cdorian").is_err());
         assert!(Key::parse("").is_err());
@@ -248,27 +222,9 @@ mod tests {
     fn estimates_scales() {
         let major = [0, 2, 4, 5, 7, 9, 11, 12];
         let minor = [0, 2, 3, 5, 7, 8, 10, 12];
-        assert_eq!(
-            Key::estimate(&scale(0, &major)),
-            Some(Key {
-                tonic: 0,
-                minor: false
-            })
-        );
-        assert_eq!(
-            Key::estimate(&scale(7, &major)),
-            Some(Key {
-                tonic: 7,
-                minor: false
-            })
-        );
-        assert_eq!(
-            Key::estimate(&scale(9, &minor)),
-            Some(Key {
-                tonic: 9,
-                minor: true
-            })
-        );
+        assert_eq!(Key::estimate(&scale(0, &major)), Some(key(0, false)));
+        assert_eq!(Key::estimate(&scale(7, &major)), Some(key(7, false)));
+        assert_eq!(Key::estimate(&scale(9, &minor)), Some(key(9, true)));
         assert_eq!(Key::estimate(&Score::new(480)), None);
     }
 
