@@ -114,7 +114,8 @@ pub struct Track {
     pub sample_rate: u32,
     /// The mastered track.
     pub master: Stereo,
-    /// The pre-master mix: exactly the sum of the stems.
+    /// The pre-master mix: the sum of the buses (exactly the sum of the
+    /// stems when they are kept).
     pub mix: Stereo,
     /// keys, bass, drums, ambience; empty unless [`RenderOptions::stems`].
     pub stems: Vec<(&'static str, Stereo)>,
