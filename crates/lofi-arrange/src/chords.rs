@@ -23,18 +23,20 @@
 //! (0.85×), so they colour rather than lead.
 
 use lofi_score::{Key, Note, Pitch, Velocity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which extension to add to block triads.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChordColor {
     /// Leave the harmony as it is.
     Keep,
     /// Add the diatonic 7th.
     #[default]
+    #[serde(alias = "7ths")]
     Sevenths,
     /// Add the diatonic 7th and 9th.
+    #[serde(alias = "9ths")]
     Ninths,
 }
 
@@ -47,6 +49,24 @@ impl ChordColor {
             "9ths" | "ninths" => Some(Self::Ninths),
             _ => None,
         }
+    }
+}
+
+impl std::str::FromStr for ChordColor {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::parse(s).ok_or_else(|| format!("{s:?}: use one of keep, 7ths, 9ths"))
+    }
+}
+
+/// The command-line spelling: `keep`, `7ths`, `9ths`.
+impl std::fmt::Display for ChordColor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Keep => "keep",
+            Self::Sevenths => "7ths",
+            Self::Ninths => "9ths",
+        })
     }
 }
 

@@ -10,8 +10,8 @@ use std::borrow::Cow;
 use lofi_score::{Note, Part, Program};
 
 use crate::form::{Section, SectionKind};
-use crate::rng::Rng;
 use crate::{BAR, STEP};
+use lofi_core::Rng;
 
 const KICK: u8 = 36;
 const RIM: u8 = 37;

@@ -6,7 +6,9 @@
 //! or a pattern library) with variations and fills, and a bass line that follows the harmony and the kick, are
 //! written on the same grid, with the same swing, so downbeats line up;
 //! block triads of the sample may be coloured into 7ths and 9ths.
-//! Everything random flows from one seed.
+//! Everything random flows from one seed, one stream per purpose
+//! (`arrange/patterns`, `arrange/humanize`): a new draw in one never
+//! changes another.
 
 mod bass;
 mod chords;
@@ -14,14 +16,13 @@ mod drums;
 mod error;
 mod form;
 mod keys;
-mod rng;
 
 pub use chords::{ChordColor, ChordReport};
 pub use drums::{DrumPattern, PATTERNS};
 pub use error::ArrangeError;
 pub use form::{Section, SectionKind};
-pub use rng::Rng;
 
+use lofi_core::Seed;
 use lofi_score::{Part, Program, Score, TempoChange, TimeSignature};
 use serde::Serialize;
 
@@ -35,8 +36,8 @@ pub const BAR: u32 = 1920;
 /// How to arrange.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArrangeOptions {
-    /// Tempo; `None` keeps the input's when it lies in 60–100 BPM, otherwise
-    /// picks one in 68–90 from the seed.
+    /// Tempo; `None` keeps the input's own. (Which tempo a track gets is
+    /// decided once, by `lofi_score::tempo::decide`, before arranging.)
     pub bpm: Option<f64>,
     /// Target length in minutes.
     pub minutes: f64,
@@ -51,7 +52,7 @@ pub struct ArrangeOptions {
     pub velocity_jitter: u8,
     /// A seamlessly loopable form: no intro or outro, no fill into the wrap.
     pub looped: bool,
-    pub seed: u64,
+    pub seed: Seed,
     /// Main and variation grooves to play instead of two drawn from the
     /// library (learned ones, for example: `lofi_gen::learn_grooves`).
     pub grooves: Option<(DrumPattern, DrumPattern)>,
@@ -74,7 +75,7 @@ impl Default for ArrangeOptions {
             hat_jitter_ms: 4.0,
             velocity_jitter: 8,
             looped: false,
-            seed: 0,
+            seed: Seed(0),
             grooves: None,
             chords: ChordColor::default(),
             key_major_tonic: None,
@@ -153,18 +154,7 @@ impl Arrangement {
 /// Arranges `input` into a song.
 pub fn arrange(input: &Score, options: &ArrangeOptions) -> Result<Arrangement, ArrangeError> {
     options.validate()?;
-    let mut rng = Rng::new(options.seed, "arrange");
-    let bpm = match options.bpm {
-        Some(b) => b,
-        None => {
-            let own = input.initial_bpm();
-            if (60.0..=100.0).contains(&own) {
-                own
-            } else {
-                f64::from(68 + rng.below(23) as u32)
-            }
-        }
-    };
+    let bpm = options.bpm.unwrap_or_else(|| input.initial_bpm());
     let sample = keys::Sample::from_score(input, options.chords, options.key_major_tonic)?;
     let bar_seconds = 4.0 * 60.0 / bpm;
     let sections = form::lay_out(
@@ -188,7 +178,7 @@ pub fn arrange(input: &Score, options: &ArrangeOptions) -> Result<Arrangement, A
     };
     let (main_pattern, variation_pattern) = match &options.grooves {
         Some((main, variation)) => (main, variation),
-        None => drums::pick_patterns(&mut rng),
+        None => drums::pick_patterns(&mut options.seed.rng("arrange/patterns")),
     };
 
     let keys = keys::arrange_keys(&sample, &sections, swing_ticks);
@@ -198,7 +188,7 @@ pub fn arrange(input: &Score, options: &ArrangeOptions) -> Result<Arrangement, A
         variation_pattern,
         &groove,
         options.looped,
-        &mut rng,
+        &mut options.seed.rng("arrange/humanize"),
     );
     let bass = bass::arrange_bass(&keys, &sections, &kick_steps, swing_ticks * 0.4);
 

@@ -36,7 +36,7 @@ fn sample() -> Score {
 fn options(seed: u64) -> ArrangeOptions {
     ArrangeOptions {
         minutes: 1.0,
-        seed,
+        seed: lofi_core::Seed(seed),
         ..ArrangeOptions::default()
     }
 }
@@ -200,11 +200,48 @@ fn bad_input_and_options_are_clear_errors() {
 }
 
 #[test]
-fn tempo_outside_60_to_100_is_replaced_from_the_seed() {
+fn without_a_tempo_the_inputs_own_is_kept() {
     let mut fast = sample();
     fast.tempos[0].micros_per_beat = 400_000; // 150 BPM
     let a = arrange(&fast, &options(4)).unwrap();
-    assert!((68.0..=90.0).contains(&a.bpm), "{}", a.bpm);
+    assert!((a.bpm - 150.0).abs() < 1e-9, "{}", a.bpm);
+}
+
+/// Regression: tempo, patterns and humanizing once shared one random
+/// stream, so `--bpm` changed the drum patterns (`half-time, boom-bap` →
+/// `lazy, boom-bap` for six of six seeds tried).
+#[test]
+fn the_tempo_never_changes_the_drums() {
+    for seed in 1..=6 {
+        let at = |bpm: f64| {
+            arrange(
+                &sample(),
+                &ArrangeOptions {
+                    bpm: Some(bpm),
+                    ..options(seed)
+                },
+            )
+            .unwrap()
+        };
+        let (slow, fast) = (at(80.0), at(124.0));
+        assert_eq!(slow.patterns, fast.patterns, "seed {seed}");
+        // The length in bars follows the tempo (the minutes are fixed), so
+        // compare the first eight bars: the same hits, velocities and
+        // humanizing draws.
+        let drums = |a: &lofi_arrange::Arrangement| {
+            a.score.parts[2]
+                .notes
+                .iter()
+                .filter(|n| n.onset < 8 * lofi_arrange::BAR)
+                .map(|n| (n.pitch, n.velocity))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            drums(&slow),
+            drums(&fast),
+            "seed {seed}: same hits, same velocities"
+        );
+    }
 }
 
 /// Lofi chords: the keys part of a triad sample gains diatonic 7ths (and

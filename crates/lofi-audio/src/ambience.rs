@@ -1,6 +1,8 @@
 //! Procedural ambience, no asset files: rain (a noise bed and droplets),
 //! vinyl (crackle, pops and mains hum) and tape hiss.
 
+use lofi_core::Seed;
+
 use crate::dsp::{advance, db, poisson_gap, sin01, Biquad, Noise};
 
 /// Which layers to render.
@@ -24,6 +26,46 @@ impl Layers {
     };
 }
 
+/// Parses what a user writes: any of `rain`, `vinyl`, `tape`
+/// (comma-separated), or `none`.
+impl std::str::FromStr for Layers {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut layers = Layers::NONE;
+        if text.trim() == "none" {
+            return Ok(layers);
+        }
+        for name in text.split(',').map(str::trim) {
+            match name {
+                "rain" => layers.rain = true,
+                "vinyl" => layers.vinyl = true,
+                "tape" => layers.tape = true,
+                other => {
+                    return Err(format!(
+                        "unknown layer {other:?}; use rain, vinyl, tape (comma-separated) or none"
+                    ))
+                }
+            }
+        }
+        Ok(layers)
+    }
+}
+
+/// The form [`Layers::from_str`] reads: `rain,vinyl,tape`, or `none`.
+impl std::fmt::Display for Layers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = [(self.rain, "rain"), (self.vinyl, "vinyl"), (self.tape, "tape")]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect();
+        if names.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&names.join(","))
+        }
+    }
+}
+
 /// One channel of rain: a filtered noise bed with a slow swell, and droplets.
 struct Rain {
     n: u32,
@@ -43,14 +85,14 @@ struct Rain {
 }
 
 impl Rain {
-    fn new(rate: u32, gain: f32, seed: u64, ch: u64) -> Self {
+    fn new(rate: u32, gain: f32, seed: Seed, ch: u64) -> Self {
         let r = f64::from(rate);
-        let mut drops = Noise::new(seed ^ (0xd80 + ch));
+        let mut drops = Noise::new(seed.derive("audio/rain/drops", ch));
         let drop_rate = 28.0 / rate as f32;
         let next_drop = poisson_gap(&mut drops, drop_rate);
         Self {
             n: 0,
-            noise: Noise::new(seed ^ (0x7a11 + ch)),
+            noise: Noise::new(seed.derive("audio/rain/bed", ch)),
             lp: Biquad::lowpass(2800.0, 0.5, r),
             hp: Biquad::highpass(350.0, 0.6, r),
             swell: Biquad::lowpass(0.3, 0.7, r / 32.0),
@@ -112,9 +154,9 @@ struct Vinyl {
 }
 
 impl Vinyl {
-    fn new(rate: u32, level_db: f64, seed: u64, ch: u64) -> Self {
+    fn new(rate: u32, level_db: f64, seed: Seed, ch: u64) -> Self {
         let r = f64::from(rate);
-        let mut events = Noise::new(seed ^ (0x5c1 + ch));
+        let mut events = Noise::new(seed.derive("audio/vinyl", ch));
         let crackle_rate = 14.0 / rate as f32;
         let pop_rate = 0.25 / rate as f32;
         let next_click = poisson_gap(&mut events, crackle_rate);
@@ -209,9 +251,9 @@ struct Tape {
 }
 
 impl Tape {
-    fn new(rate: u32, level_db: f64, seed: u64, ch: u64) -> Self {
+    fn new(rate: u32, level_db: f64, seed: Seed, ch: u64) -> Self {
         Self {
-            noise: Noise::new(seed ^ (0x7a9e + ch)),
+            noise: Noise::new(seed.derive("audio/tape", ch)),
             hp: Biquad::highpass(3500.0, 0.5, f64::from(rate)),
             gain: db(level_db) * 1.7,
         }
@@ -234,7 +276,7 @@ pub struct Bed {
 }
 
 impl Bed {
-    pub fn new(layers: Layers, rain_rate: u32, rate: u32, levels_db: [f64; 3], seed: u64) -> Self {
+    pub fn new(layers: Layers, rain_rate: u32, rate: u32, levels_db: [f64; 3], seed: Seed) -> Self {
         let [rain_db, vinyl_db, tape_db] = levels_db;
         let rain_gain = db(rain_db) * 2.2;
         Self {
@@ -291,13 +333,13 @@ mod tests {
     #[test]
     fn vinyl_stretches_are_its_samples() {
         let n = 200_000;
-        let mut one = Vinyl::new(44_100, -30.0, 11, 0);
+        let mut one = Vinyl::new(44_100, -30.0, Seed(11), 0);
         let by_sample: Vec<f32> = (0..n).map(|_| one.next()).collect();
         assert!(
             by_sample.iter().filter(|v| v.abs() > 0.01).count() > 10,
             "clicks happen"
         );
-        let mut two = Vinyl::new(44_100, -30.0, 11, 0);
+        let mut two = Vinyl::new(44_100, -30.0, Seed(11), 0);
         let mut by_stretch = vec![0.0f32; n];
         let mut start = 0;
         for len in [1usize, 1024, 7, 30_000].into_iter().cycle() {

@@ -9,6 +9,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use lofi_core::Seed;
+
 use crate::dsp::round;
 use crate::error::AudioError;
 
@@ -43,15 +45,6 @@ impl WavFormat {
     }
 }
 
-/// The bytes of a stereo WAV file; integer formats get TPDF dither seeded
-/// from `seed`.
-pub fn encode_wav(left: &[f32], right: &[f32], rate: u32, format: WavFormat, seed: u64) -> Vec<u8> {
-    let frames = left.len().min(right.len());
-    let mut out = Vec::with_capacity(frames * 2 * format.bytes() + 64);
-    write_wav_to(&mut out, left, right, rate, format, seed).expect("writing into a Vec cannot fail");
-    out
-}
-
 /// TPDF dither, ±1 LSB: the difference of two uniform variables, drawn by
 /// eight pairs of xorshift generators side by side (one pair in series was
 /// most of the cost of writing the master).
@@ -61,11 +54,10 @@ struct Dither {
 }
 
 impl Dither {
-    fn new(seed: u64) -> Self {
-        // Distinct nonzero states per lane, from the seed.
+    fn new(seed: Seed) -> Self {
+        // Nonzero states per lane, each its own stream of the seed.
         let lane = |k: u64| {
-            let x = (seed ^ 0xd17e).wrapping_add(k.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-            let x = (x ^ (x >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            let x = seed.derive("wav/dither", k);
             ((x ^ (x >> 32)) as u32) | 1
         };
         Self {
@@ -104,7 +96,7 @@ pub fn write_wav_to(
     right: &[f32],
     rate: u32,
     format: WavFormat,
-    seed: u64,
+    seed: Seed,
 ) -> std::io::Result<()> {
     let frames = left.len().min(right.len());
     let width = format.bytes();
@@ -176,9 +168,9 @@ pub fn write_wav(
     right: &[f32],
     rate: u32,
     format: WavFormat,
-    seed: u64,
+    seed: Seed,
 ) -> Result<(), AudioError> {
-    lofi_score::write_atomic_with(path, |w| write_wav_to(w, left, right, rate, format, seed)).map_err(|e| {
+    lofi_core::write_atomic_with(path, |w| write_wav_to(w, left, right, rate, format, seed)).map_err(|e| {
         AudioError::Write {
             path: path.to_path_buf(),
             reason: e.to_string(),
@@ -196,7 +188,7 @@ mod tests {
     #[test]
     fn dither_is_tpdf_and_seeded() {
         let mut d = vec![0.0f32; 80_000];
-        Dither::new(3).fill(&mut d);
+        Dither::new(Seed(3)).fill(&mut d);
         assert!(d.iter().all(|v| v.abs() < 1.0));
         let n = d.len() as f64;
         let mean = d.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
@@ -210,9 +202,9 @@ mod tests {
         assert!((tails - 0.25).abs() < 0.01, "{tails}");
         assert!(d.chunks(8).take(100).all(|c| c.windows(2).all(|w| w[0] != w[1])));
         let mut again = vec![0.0f32; 80_000];
-        Dither::new(3).fill(&mut again);
+        Dither::new(Seed(3)).fill(&mut again);
         assert_eq!(d, again);
-        Dither::new(4).fill(&mut again);
+        Dither::new(Seed(4)).fill(&mut again);
         assert_ne!(d, again);
     }
 }

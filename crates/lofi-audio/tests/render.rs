@@ -2,6 +2,7 @@
 
 use lofi_arrange::{arrange, ArrangeOptions, Arrangement, BAR};
 use lofi_audio::{measure, render, AudioError, Layers, Preset, RenderOptions, Track};
+use lofi_core::Seed;
 use lofi_score::{Note, Part, Program, Score};
 
 fn arrangement(looped: bool) -> Arrangement {
@@ -19,7 +20,7 @@ fn arrangement(looped: bool) -> Arrangement {
         bpm: Some(84.0),
         minutes: 0.4,
         looped,
-        seed: 7,
+        seed: Seed(7),
         ..ArrangeOptions::default()
     };
     arrange(&s, &opts).unwrap()
@@ -31,7 +32,7 @@ fn options() -> RenderOptions {
         preset: Preset::builtin("study").unwrap(),
         layers: Layers::ALL,
         soundfont: None,
-        seed: 3,
+        seed: Seed(3),
         looped: false,
         block: 512,
         stems: true,
@@ -48,7 +49,14 @@ fn same_seed_gives_the_same_samples_and_another_seed_does_not() {
     let x = render(&a, &options()).unwrap();
     let y = render(&a, &options()).unwrap();
     assert_eq!(x.master, y.master);
-    let z = render(&a, &RenderOptions { seed: 4, ..options() }).unwrap();
+    let z = render(
+        &a,
+        &RenderOptions {
+            seed: Seed(4),
+            ..options()
+        },
+    )
+    .unwrap();
     assert_ne!(x.master, z.master, "the seed reaches the ambience and dither");
 }
 
@@ -282,7 +290,7 @@ fn wav_files_read_back_with_hound() {
         (lofi_audio::WavFormat::Float32, 32),
     ] {
         let path = dir.path().join(format!("{bits}.wav"));
-        lofi_audio::write_wav(&path, &t.master.left, &t.master.right, 48_000, format, 1).unwrap();
+        lofi_audio::write_wav(&path, &t.master.left, &t.master.right, 48_000, format, Seed(1)).unwrap();
         let mut r = hound::WavReader::open(&path).unwrap();
         let spec = r.spec();
         assert_eq!(

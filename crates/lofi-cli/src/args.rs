@@ -4,6 +4,11 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use lofi_arrange::ChordColor;
+use lofi_audio::Layers;
+use lofi_gen::GenerateOptions;
+use lofi_model::{Arch, ModelConfig, TrainOptions};
+use lofi_track::{DrumSource, TrackSettings};
 
 /// lofi learns lofi music from MIDI files and turns it into lofi tracks.
 ///
@@ -119,29 +124,30 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
-/// How the track is made; shared by `render` and `generate`.
+/// How the track is made; shared by `render` and `generate`. Defaults come
+/// from `lofi_track::TrackSettings::default()`, where each is defined once.
 #[derive(Debug, Args)]
 pub struct TrackArgs {
     /// Length of the track in minutes.
-    #[arg(long, default_value_t = 3.0, value_name = "X")]
+    #[arg(long, default_value_t = track_defaults().minutes, value_name = "X")]
     pub minutes: f64,
-    /// Swing in percent: 50 straight, 66 triplet feel [default: the preset's, 58].
+    /// Swing in percent: 50 straight, 66 triplet feel [default: the preset's].
     #[arg(long, value_name = "PCT")]
     pub swing: Option<f64>,
     /// Background layers: any of rain, vinyl, tape (comma-separated), or none.
-    #[arg(long, default_value = "rain,vinyl,tape", value_name = "LAYERS")]
-    pub ambience: String,
+    #[arg(long, default_value_t = track_defaults().ambience, value_name = "LAYERS")]
+    pub ambience: Layers,
     /// Play keys, bass and drums with this SoundFont instead of the built-in instruments.
     #[arg(long, value_name = "FILE.sf2")]
     pub soundfont: Option<PathBuf>,
     /// Sound preset: study, rainy, dusty, or a TOML file.
-    #[arg(long, default_value = "study", value_name = "NAME|FILE.toml")]
+    #[arg(long, default_value_t = track_defaults().preset, value_name = "NAME|FILE.toml")]
     pub preset: String,
     /// Sample rate of the WAV files (44100 or 48000).
-    #[arg(long, default_value_t = 44_100, value_name = "HZ")]
+    #[arg(long, default_value_t = track_defaults().sample_rate, value_name = "HZ")]
     pub sample_rate: u32,
     /// Bit depth of the track (16 or 24); stems are 32-bit float.
-    #[arg(long, default_value_t = 24, value_name = "N")]
+    #[arg(long, default_value_t = track_defaults().bits, value_name = "N")]
     pub bits: u32,
     /// Also write keys, bass, drums and ambience stems (they sum to the pre-master mix).
     #[arg(long)]
@@ -151,16 +157,55 @@ pub struct TrackArgs {
     pub looped: bool,
     /// Drum grooves: `learned` (drawn from the drums model, trained on the
     /// Groove MIDI Dataset) or `library` (the built-in patterns).
-    #[arg(long, default_value = "learned", value_name = "SOURCE")]
-    pub drums: String,
+    #[arg(long, default_value_t = track_defaults().drums, value_name = "SOURCE")]
+    pub drums: DrumSource,
     /// The drums model for `--drums learned`: a run folder of `lofi train`
     /// on a `drums` cache, or `default` (built into the binary).
-    #[arg(long, default_value = "default", value_name = "RUN_DIR|default")]
+    #[arg(long, default_value_t = track_defaults().drums_model, value_name = "RUN_DIR|default")]
     pub drums_model: String,
     /// "Lofi chords": add the diatonic 7th (`7ths`) or 7th and 9th (`9ths`)
     /// to the sample's block triads, or `keep` its harmony as it is.
-    #[arg(long, default_value = "7ths", value_parser = ["keep", "7ths", "9ths"], value_name = "COLOR")]
-    pub chords: String,
+    #[arg(long, default_value_t = track_defaults().chords, value_name = "COLOR")]
+    pub chords: ChordColor,
+}
+
+fn track_defaults() -> TrackSettings {
+    TrackSettings::default()
+}
+
+fn train_defaults() -> TrainOptions {
+    TrainOptions::default()
+}
+
+/// The model sizes a fresh run gets (the architecture and window length
+/// do not change them).
+fn model_defaults() -> ModelConfig {
+    ModelConfig::new(Arch::Lstm, 4, 64)
+}
+
+fn generate_defaults() -> GenerateOptions {
+    GenerateOptions::default()
+}
+
+impl TrackArgs {
+    /// The settings these arguments give, with the command's tempo.
+    pub fn settings(&self, bpm: Option<f64>) -> TrackSettings {
+        TrackSettings {
+            minutes: self.minutes,
+            bpm,
+            swing: self.swing,
+            ambience: self.ambience,
+            soundfont: self.soundfont.clone(),
+            preset: self.preset.clone(),
+            sample_rate: self.sample_rate,
+            bits: self.bits,
+            stems: self.stems,
+            looped: self.looped,
+            drums: self.drums,
+            drums_model: self.drums_model.clone(),
+            chords: self.chords,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -212,7 +257,7 @@ pub struct TrainArgs {
     /// Window stride [default: seq-len, from a random offset each epoch].
     #[arg(long, value_name = "N")]
     pub stride: Option<usize>,
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = train_defaults().epochs, value_name = "N")]
     pub epochs: usize,
     /// Stop after this many optimizer steps (still validating and checkpointing).
     #[arg(long, value_name = "N")]
@@ -220,36 +265,36 @@ pub struct TrainArgs {
     /// Stop after this many minutes.
     #[arg(long, value_name = "X")]
     pub minutes: Option<f64>,
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(long, default_value_t = train_defaults().batch, value_name = "N")]
     pub batch: usize,
-    #[arg(long, default_value_t = 128, value_name = "N")]
+    #[arg(long, default_value_t = model_defaults().embed, value_name = "N")]
     pub embed: usize,
-    #[arg(long, default_value_t = 256, value_name = "N")]
+    #[arg(long, default_value_t = model_defaults().hidden, value_name = "N")]
     pub hidden: usize,
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(long, default_value_t = model_defaults().layers, value_name = "N")]
     pub layers: usize,
-    #[arg(long, default_value_t = 0.1, value_name = "X")]
+    #[arg(long, default_value_t = model_defaults().dropout, value_name = "X")]
     pub dropout: f64,
-    #[arg(long, default_value_t = 2e-3, value_name = "X")]
+    #[arg(long, default_value_t = train_defaults().lr, value_name = "X")]
     pub lr: f64,
     /// Train on the token after each window only (the original approach).
     #[arg(long)]
     pub last_token_only: bool,
     /// Weight of rest tokens in the training loss (below 1 counters the classic scheme's rests).
-    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    #[arg(long, default_value_t = train_defaults().rest_weight, value_name = "X")]
     pub rest_weight: f64,
     /// Learning-rate warm-up, in optimizer steps.
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(long, default_value_t = train_defaults().warmup_steps, value_name = "N")]
     pub warmup_steps: u64,
     /// AdamW weight decay.
-    #[arg(long, default_value_t = 1e-4, value_name = "X")]
+    #[arg(long, default_value_t = train_defaults().weight_decay, value_name = "X")]
     pub weight_decay: f64,
     /// Transposition augmentation: move each training window by a random shift of up to N
     /// semitones either way (0 = off).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = train_defaults().transpose, value_name = "N")]
     pub transpose: u8,
     /// Minutes between mid-epoch checkpoints (a killed run loses at most this much work).
-    #[arg(long, default_value_t = 5.0, value_name = "X")]
+    #[arg(long, default_value_t = train_defaults().checkpoint_minutes, value_name = "X")]
     pub checkpoint_minutes: f64,
     /// Fine-tune: start from a model (a run folder, or default for the built-in one), keeping
     /// its architecture and sizes (the size flags then do not apply).
@@ -257,7 +302,7 @@ pub struct TrainArgs {
     pub init: Option<PathBuf>,
     /// Backend that trains: flex (CPU); wgpu or cuda in a build with
     /// `--features wgpu` / `--features cuda`.
-    #[arg(long, default_value = "flex", value_name = "NAME")]
+    #[arg(long, default_value_t = train_defaults().device, value_name = "NAME")]
     pub device: String,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -272,29 +317,29 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Notes to generate (pitch onsets: a 3-note chord is 3 notes).
-    #[arg(long, default_value_t = 500, value_name = "N")]
+    #[arg(long, default_value_t = generate_defaults().notes, value_name = "N")]
     pub notes: usize,
     /// Sampling temperature: lower is safer, higher wilder; 0 = always the likeliest token.
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_name = "X")]
+    #[arg(long, default_value_t = generate_defaults().sampler.temperature, allow_negative_numbers = true, value_name = "X")]
     pub temperature: f64,
     /// Sample only from the K likeliest tokens (0 = no limit).
-    #[arg(long, default_value_t = 0, value_name = "K")]
+    #[arg(long, default_value_t = generate_defaults().sampler.top_k, value_name = "K")]
     pub top_k: usize,
     /// Sample from the likeliest tokens that together reach this probability (1 = no limit).
-    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true, value_name = "P")]
+    #[arg(long, default_value_t = generate_defaults().sampler.top_p, allow_negative_numbers = true, value_name = "P")]
     pub top_p: f64,
     /// Penalty on tokens used in the last 64 (1 = off; music repeats on purpose).
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_name = "X")]
+    #[arg(long, default_value_t = generate_defaults().sampler.repetition_penalty, allow_negative_numbers = true, value_name = "X")]
     pub repetition_penalty: f64,
     /// No token may follow itself more than this many times in a row.
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    #[arg(long, default_value_t = generate_defaults().sampler.max_token_run, value_name = "N")]
     pub max_token_run: usize,
     /// Added to the log-odds of rest tokens (classic tokenizer): negative means fewer rests.
-    #[arg(long, default_value_t = 0.0, value_name = "X", allow_negative_numbers = true)]
+    #[arg(long, default_value_t = generate_defaults().sampler.rest_bias, value_name = "X", allow_negative_numbers = true)]
     pub rest_bias: f64,
     /// Keep the music in key: taken from the log-odds of pitches outside the scale of the
     /// key of its first 64 notes (0 = off).
-    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    #[arg(long, default_value_t = generate_defaults().sampler.key_bias, value_name = "X")]
     pub key_bias: f64,
     /// Continue this MIDI file (in its key and tempo); the sample holds only the new notes.
     #[arg(long, value_name = "FILE.mid", conflicts_with = "prompt_cache")]
@@ -316,13 +361,13 @@ pub struct GenerateArgs {
     #[arg(long, default_value = "default", value_name = "FILE|default|none")]
     pub index: String,
     /// Output copying more consecutive notes of a training song is drawn again.
-    #[arg(long, default_value_t = 32, value_name = "N")]
+    #[arg(long, default_value_t = generate_defaults().max_copied_run, value_name = "N")]
     pub max_copied_run: usize,
     /// Output repeating one onset (the same pitches) more times in a row is drawn again.
-    #[arg(long, default_value_t = 31, value_name = "N")]
+    #[arg(long, default_value_t = generate_defaults().max_onset_run, value_name = "N")]
     pub max_onset_run: usize,
     /// Draws before giving up on a piece that copies the corpus or gets stuck.
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    #[arg(long, default_value_t = generate_defaults().attempts, value_name = "N")]
     pub attempts: usize,
     /// Write only sample.mid and the manifest, no track.
     #[arg(long)]
@@ -359,7 +404,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub samples: usize,
     /// Notes per generated piece.
-    #[arg(long, default_value_t = 500, value_name = "N")]
+    #[arg(long, default_value_t = generate_defaults().notes, value_name = "N")]
     pub notes: usize,
     /// Seed of the first piece (the others take the next seeds).
     #[arg(long, default_value_t = 1)]

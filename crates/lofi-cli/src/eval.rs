@@ -2,9 +2,8 @@
 
 use std::fmt::Write as _;
 
-use anyhow::{bail, Context};
-use lofi_gen::{compare_sets, generate, GenerateOptions, Model};
-use lofi_score::{Score, METRIC_NAMES};
+use anyhow::Context;
+use lofi_gen::{evaluate, pitch_class_shares, EvalOptions, Model};
 use lofi_tokens::Cache;
 use serde_json::json;
 
@@ -12,77 +11,47 @@ use crate::args::EvalArgs;
 use crate::generate::load_index;
 
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
-    if !(1..=1000).contains(&a.samples) {
-        bail!("--samples {} must be 1..=1000", a.samples);
-    }
     let model = Model::load(&a.model)?;
     let cache = Cache::read(&a.data, None).with_context(|| format!("reading {}", a.data.display()))?;
-    if cache.tokenizer != model.spec.tokenizer {
-        bail!(
-            "{} was made with tokenizer {}, but the model {} uses {}; ingest with the model's tokenizer",
-            a.data.display(),
-            cache.tokenizer.describe(),
-            model.name,
-            model.spec.tokenizer.describe()
-        );
-    }
     let index = load_index(&a.index)?;
-    let val = lofi_model::evaluate(&model.model, &model.spec, &cache)
-        .with_context(|| format!("validating on {}", a.data.display()))?;
-
-    let tokenizer = cache.tokenizer.build()?;
-    let corpus: Vec<Score> = cache
-        .songs
-        .iter()
-        .map(|s| tokenizer.decode(&s.tokens))
-        .filter(|s| s.note_count() > 0)
-        .collect();
-    let mut samples = Vec::with_capacity(a.samples);
-    let mut copied = Vec::new();
-    for i in 0..a.samples as u64 {
-        let opts = GenerateOptions {
-            notes: a.notes,
-            seed: a.seed + i,
-            ..GenerateOptions::default()
-        };
-        let g = generate(&model, index.as_ref(), None, &opts)
-            .with_context(|| format!("generating the piece of seed {}", a.seed + i))?;
-        copied.extend(g.longest_copied_run);
-        samples.push(g.score);
-    }
-    let gen_metrics: Vec<[f64; 9]> = samples.iter().map(Score::metrics).collect();
-    let corpus_metrics: Vec<[f64; 9]> = corpus.iter().map(Score::metrics).collect();
-    let mut metrics = serde_json::Map::new();
+    let opts = EvalOptions {
+        samples: a.samples,
+        notes: a.notes,
+        seed: a.seed,
+    };
+    let e = evaluate(&model, &cache, index.as_ref(), opts)
+        .map_err(crate::generate::with_flags)
+        .with_context(|| format!("evaluating {} on {}", model.name, a.data.display()))?;
+    let (val, samples, corpus) = (&e.validation, &e.samples, &e.corpus);
     let mut table = String::new();
     let _ = writeln!(
         table,
         "| metric | generated (mean ± sd) | corpus (mean ± sd) | overlap | KL(gen‖corpus) |\n| --- | ---: | ---: | ---: | ---: |"
     );
-    for (m, name) in METRIC_NAMES.iter().enumerate() {
-        let g: Vec<f64> = gen_metrics.iter().map(|v| v[m]).collect();
-        let c: Vec<f64> = corpus_metrics.iter().map(|v| v[m]).collect();
-        if let Some(cmp) = compare_sets(&g, &c) {
-            let _ = writeln!(
-                table,
-                "| {name} | {:.3} ± {:.3} | {:.3} ± {:.3} | {:.3} | {:.3} |",
-                cmp.generated_mean,
-                cmp.generated_std,
-                cmp.corpus_mean,
-                cmp.corpus_std,
-                cmp.overlap,
-                cmp.kl_divergence
-            );
-            metrics.insert(
-                name.to_string(),
-                json!({
-                    "generated": cmp.generated_mean, "corpus": cmp.corpus_mean,
-                    "generated_std": cmp.generated_std, "corpus_std": cmp.corpus_std,
-                    "overlap": cmp.overlap, "kl_divergence": cmp.kl_divergence,
-                }),
-            );
-        }
+    let mut metrics = serde_json::Map::new();
+    for m in &e.metrics {
+        let c = &m.comparison;
+        let _ = writeln!(
+            table,
+            "| {} | {:.3} ± {:.3} | {:.3} ± {:.3} | {:.3} | {:.3} |",
+            m.name,
+            c.generated_mean,
+            c.generated_std,
+            c.corpus_mean,
+            c.corpus_std,
+            c.overlap,
+            c.kl_divergence
+        );
+        metrics.insert(
+            m.name.to_string(),
+            json!({
+                "generated": c.generated_mean, "corpus": c.corpus_mean,
+                "generated_std": c.generated_std, "corpus_std": c.corpus_std,
+                "overlap": c.overlap, "kl_divergence": c.kl_divergence,
+            }),
+        );
     }
-    let longest_copied = copied.iter().max().copied();
+    let longest_copied = e.longest_copied_run;
     let report = json!({
         "model": model.name,
         "model_hash": model.hash,
@@ -129,24 +98,14 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         }
         let write = |name: &str, text: &str| -> anyhow::Result<()> {
             let path = dir.join(name);
-            lofi_score::write_atomic(&path, text.as_bytes())
+            lofi_core::write_atomic(&path, text.as_bytes())
                 .with_context(|| format!("writing {}", path.display()))
         };
         // Pictures: pitch-class shares of both sets, piano rolls of the
         // first two pieces, and the run's loss curve when it has one.
-        let shares = |scores: &[Score]| {
-            let mut h = [0.0f64; 12];
-            for s in scores {
-                for (i, c) in s.pitch_class_histogram().iter().enumerate() {
-                    h[i] += *c as f64;
-                }
-            }
-            let total: f64 = h.iter().sum::<f64>().max(1.0);
-            h.map(|c| c / total)
-        };
         crate::plots::pitch_classes(
-            &shares(&samples),
-            &shares(&corpus),
+            &pitch_class_shares(samples),
+            &pitch_class_shares(corpus),
             &dir.join("pitch-classes.png"),
             &format!(
                 "Pitch classes: {} pieces of {} vs the corpus",
@@ -161,8 +120,8 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
                 &format!("Piano roll: {}, seed {seed}", model.name),
             )?;
         }
-        if let Ok(state) = std::fs::read(std::path::Path::new(&a.model).join("state.json")) {
-            if let Ok(state) = serde_json::from_slice::<lofi_model::RunState>(&state) {
+        if let Ok(state) = lofi_model::RunDir::new(&a.model).state() {
+            if !state.rows.is_empty() {
                 crate::plots::loss_curve(
                     &state.rows,
                     &dir.join("loss.png"),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lofi_model::{Arch, ModelConfig, Progress, RunSpec, RunState, TrainOptions};
+use lofi_model::{Arch, ModelConfig, ModelError, Progress, RunDir, RunSpec, RunState, TrainOptions};
 use lofi_tokens::Cache;
 
 use crate::args::TrainArgs;
@@ -118,13 +118,30 @@ fn report(run_dir: &std::path::Path, state: &RunState, unigram: f64) -> anyhow::
     Ok(())
 }
 
+/// A training error in the command line's words: the library names its
+/// options (`rest_weight`), the user typed flags (`--rest-weight`), and
+/// some errors have a flag that helps.
+fn with_flags(e: ModelError) -> anyhow::Error {
+    match e {
+        ModelError::Option { name, value, allowed } => {
+            anyhow::anyhow!("--{} {value} is out of range ({allowed})", name.replace('_', "-"))
+        }
+        e @ ModelError::RunExists { .. } => {
+            anyhow::anyhow!("{e}; use --resume to continue it or another --out")
+        }
+        e @ ModelError::NotFinite { .. } => anyhow::anyhow!("{e}; try a lower --lr"),
+        other => other.into(),
+    }
+}
+
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let bar = bar();
     if let Some(run_dir) = a.resume {
-        let spec =
-            lofi_model::read_spec(&run_dir).with_context(|| format!("reading run {}", run_dir.display()))?;
+        let spec = RunDir::new(&run_dir)
+            .spec()
+            .with_context(|| format!("reading run {}", run_dir.display()))?;
         let cache = Cache::read(&spec.data, Some(&spec.tokenizer))?;
-        let state = lofi_model::resume(&run_dir, &cache, &mut on_progress(&bar))?;
+        let state = lofi_model::resume(&run_dir, &cache, &mut on_progress(&bar)).map_err(with_flags)?;
         bar.finish_and_clear();
         report(
             &run_dir,
@@ -147,25 +164,18 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             PathBuf::from("default"),
         )),
         Some(dir) => {
-            let spec = lofi_model::read_spec(dir).with_context(|| format!("--init {}", dir.display()))?;
-            let best = dir.join(lofi_model::BEST);
-            let weights =
-                std::fs::read(&best).with_context(|| format!("--init: reading {}", best.display()))?;
-            Some((spec, weights, best))
+            let run = RunDir::new(dir);
+            let spec = run.spec().with_context(|| format!("--init {}", dir.display()))?;
+            let weights = run.best_bytes().context("--init")?;
+            Some((spec, weights, run.best()))
         }
         None => None,
     };
     let model = match &init {
         Some((spec, _, source)) => {
-            if spec.tokenizer != cache.tokenizer {
-                bail!(
-                    "--init {}: the model was made for tokenizer {}, but {} uses {}; ingest with the model's tokenizer",
-                    source.display(),
-                    spec.tokenizer.describe(),
-                    data.display(),
-                    cache.tokenizer.describe()
-                );
-            }
+            spec.tokenizer
+                .expect(&cache.tokenizer)
+                .with_context(|| format!("--init {} with --data {}", source.display(), data.display()))?;
             spec.model.clone()
         }
         None => {
@@ -182,23 +192,8 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     if let Err(e) = model.check() {
         bail!("{e}");
     }
-    if a.batch == 0 || a.epochs == 0 || !(a.lr > 0.0 && a.lr < 1.0) {
-        bail!("--batch and --epochs must be at least 1 and --lr in (0, 1)");
-    }
     // Before any run folder is made: a backend this build lacks is an error now.
     lofi_model::backend::device(&a.device)?;
-    if !(a.rest_weight > 0.0 && a.rest_weight <= 1.0) {
-        bail!("--rest-weight {} must be in (0, 1]", a.rest_weight);
-    }
-    if !(0.0..1.0).contains(&a.weight_decay) {
-        bail!("--weight-decay {} must be in [0, 1)", a.weight_decay);
-    }
-    if a.transpose > 11 {
-        bail!("--transpose {} must be 0..=11 semitones", a.transpose);
-    }
-    if !(a.checkpoint_minutes >= 0.0 && a.checkpoint_minutes.is_finite()) {
-        bail!("--checkpoint-minutes {} must be 0 or more", a.checkpoint_minutes);
-    }
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}", arch.name(), a.seed)));
@@ -225,11 +220,13 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         },
         data: data.clone(),
     };
+    spec.train.validate().map_err(with_flags)?;
     let init = init.as_ref().map(|(_, weights, source)| lofi_model::Init {
         weights,
         source: source.clone(),
     });
     let state = lofi_model::start(&out, spec, &cache, init.as_ref(), &mut on_progress(&bar))
+        .map_err(with_flags)
         .with_context(|| format!("training in {}", out.display()))?;
     bar.finish_and_clear();
     report(&out, &state, lofi_model::unigram_loss(&cache, vocab))

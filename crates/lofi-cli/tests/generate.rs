@@ -441,3 +441,54 @@ fn train_reads_a_toml_config_and_the_command_line_wins() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml") && err.contains("arhc"), "{err}");
 }
+
+/// Regression: the sample took a 120-BPM prompt's tempo while the track
+/// drew another, and `--json` reported both `bpm` and `track_bpm`. Now the
+/// tempo is decided once (120 is no lofi tempo, so one is drawn from the
+/// seed) and sample.mid, track.mid and the summary agree.
+#[test]
+fn a_fast_prompt_gives_sample_and_track_one_lofi_tempo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(repo().join("testdata/midi/chord-loop.mid")).unwrap();
+    let mut score = lofi_score::Score::from_midi_bytes(&bytes).unwrap();
+    score.tempos[0].micros_per_beat = 500_000; // 120 BPM
+    let prompt = tmp.path().join("fast.mid");
+    score.write_midi(&prompt).unwrap();
+    let v = json(&lofi_in(
+        tmp.path(),
+        &[
+            "generate",
+            "--json",
+            "--notes",
+            "48",
+            "--minutes",
+            "0.2",
+            "--drums",
+            "library",
+            "--prompt",
+            prompt.to_str().unwrap(),
+            "--out",
+            "fast",
+        ],
+    ));
+    assert!(v.get("track_bpm").is_none(), "{v}");
+    let bpm = v["bpm"].as_f64().unwrap();
+    assert!((68.0..=90.0).contains(&bpm) && bpm.fract() == 0.0, "{bpm}");
+    for file in ["sample.mid", "track.mid"] {
+        let s =
+            lofi_score::Score::from_midi_bytes(&std::fs::read(tmp.path().join("fast").join(file)).unwrap())
+                .unwrap();
+        assert!(
+            (s.initial_bpm() - bpm).abs() < 0.01,
+            "{file}: {} vs {bpm}",
+            s.initial_bpm()
+        );
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("fast/manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["arrangement"]["bpm"].as_f64().unwrap(),
+        bpm,
+        "the track plays at exactly it"
+    );
+}

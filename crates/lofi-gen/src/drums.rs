@@ -15,9 +15,11 @@
 use std::borrow::Cow;
 
 use lofi_arrange::{DrumPattern, BAR, STEP};
-use lofi_model::{stepper, stream};
+use lofi_core::Seed;
+use lofi_model::stepper;
 use lofi_tokens::{drum_class, Token, TokenizerConfig, BOS, EOS, PAD};
 
+use crate::draw::{draw, Rules};
 use crate::error::GenError;
 use crate::generate::Model;
 use crate::sampler::{Sampler, SamplerOptions};
@@ -176,37 +178,33 @@ pub fn learn_grooves(model: &Model, opts: &GrooveOptions) -> Result<Grooves, Gen
         key_bias: 0.0,
         ..SamplerOptions::default()
     };
-    let budget = opts.bars * 160 + 256;
+    let rules = Rules {
+        allowed: &allowed,
+        is_rest: &never_rest,
+        budget: opts.bars * 160 + 256,
+    };
     let mut tokens = 0;
     for attempt in 0..opts.attempts {
-        let mut sampler = Sampler::new(sampler_options.clone(), stream(opts.seed, 0xd7, attempt as u64));
-        step.reset();
-        let mut history: Vec<Token> = vec![EOS];
-        let mut logits = step.feed(&history).to_vec();
-        while history.len() < budget {
-            let tok = sampler
-                .sample(&logits, &history, &allowed, &never_rest)
-                .ok_or_else(|| GenError::Options("the sampling options leave no token to draw".into()))?;
-            history.push(tok);
-            if history.len() % 32 == 0 || history.len() >= budget {
-                let mut bars = stretches_of(&tokenizer.decode(&history[1..]), "learned");
-                bars.truncate(opts.bars * 16);
-                if let Some((main, variation)) = pick(&bars) {
-                    return Ok(Grooves {
-                        main: main.clone(),
-                        variation: variation.clone(),
-                        attempts: attempt + 1,
-                        tokens: tokens + history.len() - 1,
-                    });
-                }
-                if bars.len() >= opts.bars * 16 {
-                    break;
-                }
-            }
-            logits.clear();
-            logits.extend_from_slice(step.step(tok));
+        let mut sampler = Sampler::new(
+            sampler_options.clone(),
+            Seed(opts.seed).rng_at("drums/sample", attempt as u64),
+        );
+        let mut found = None;
+        let (_, drawn) = draw(step.as_mut(), &mut sampler, &[], &rules, |history, _| {
+            let mut bars = stretches_of(&tokenizer.decode(&history[1..]), "learned");
+            bars.truncate(opts.bars * 16);
+            found = pick(&bars).map(|(main, variation)| (main.clone(), variation.clone()));
+            found.is_some() || bars.len() >= opts.bars * 16
+        })?;
+        tokens += drawn;
+        if let Some((main, variation)) = found {
+            return Ok(Grooves {
+                main,
+                variation,
+                attempts: attempt + 1,
+                tokens,
+            });
         }
-        tokens += history.len() - 1;
     }
     Err(GenError::Options(format!(
         "the drums model {} wrote no two usable, different grooves in {} attempts of {} bars",

@@ -7,25 +7,39 @@ use thiserror::Error;
 pub enum GenError {
     #[error("{0}")]
     Options(String),
+    #[error("the sampling options leave no token to draw")]
+    NoTokenLeft,
+    #[error("{name} = {value} is out of range ({allowed})")]
+    Option {
+        name: &'static str,
+        value: String,
+        allowed: &'static str,
+    },
     #[error("model {model}: {reason}")]
     Model { model: String, reason: String },
-    #[error("the model was made for tokenizer {model}, but {what} uses {data}")]
-    TokenizerMismatch {
+    #[error("model {model}")]
+    Load {
         model: String,
-        data: String,
+        #[source]
+        source: lofi_model::ModelError,
+    },
+    #[error("{what}")]
+    TokenizerMismatch {
         what: String,
+        #[source]
+        source: lofi_tokens::TokenizerMismatch,
     },
     #[error("prompt {path}: {reason}")]
     Prompt { path: PathBuf, reason: String },
     #[error("novelty index: {0}")]
     Index(String),
-    #[error("every one of {attempts} attempts copied more than {limit} consecutive notes of a training song (longest: {run}); try another --seed or a higher --temperature")]
+    #[error("every one of {attempts} attempts copied more than {limit} consecutive notes of a training song (longest: {run}); try another seed or a higher temperature")]
     Copied {
         attempts: usize,
         limit: usize,
         run: usize,
     },
-    #[error("every one of {attempts} attempts repeated one onset more than {limit} times in a row (longest: {run}); try another --seed or a higher --temperature")]
+    #[error("every one of {attempts} attempts repeated one onset more than {limit} times in a row (longest: {run}); try another seed or a higher temperature")]
     Stuck {
         attempts: usize,
         limit: usize,

@@ -4,13 +4,15 @@
 use std::path::Path;
 use std::time::Instant;
 
-use lofi_model::{stepper, stream, LofiModel, RunSpec, Stepper, WindowStepper, BEST};
-use lofi_score::{Note, Part, Program, Score, TempoChange};
-use lofi_tokens::{stable_hash, Cache, Split, Token, Tokenizer, BOS, EOS, PAD};
-use rand_core::RngCore;
+use lofi_core::stable_hash;
+use lofi_core::Seed;
+use lofi_model::{stepper, LofiModel, ModelError, RunDir, RunSpec, Stepper, WindowStepper, BEST};
+use lofi_score::{tempo, Note, Part, Program, Score, TempoChange};
+use lofi_tokens::{Cache, Split, Token, Tokenizer, BOS, EOS, PAD};
 use serde::{Deserialize, Serialize};
 
 use crate::default::{DEFAULT_DRUMS_MODEL, DEFAULT_DRUMS_SPEC, DEFAULT_MODEL, DEFAULT_SPEC};
+use crate::draw::{draw, Rules};
 use crate::error::GenError;
 use crate::novelty::NoveltyIndex;
 use crate::sampler::{Sampler, SamplerOptions};
@@ -58,22 +60,13 @@ impl Model {
     /// A run folder's best checkpoint.
     pub fn from_run_dir(dir: &Path) -> Result<Model, GenError> {
         let name = dir.display().to_string();
-        let fail = |reason: String| GenError::Model {
+        let run = RunDir::new(dir);
+        let fail = |source: ModelError| GenError::Load {
             model: name.clone(),
-            reason,
+            source,
         };
-        if !dir.is_dir() {
-            return Err(fail(
-                "no such run folder (give a folder made by `lofi train`, or `default`)".into(),
-            ));
-        }
-        let spec_path = dir.join("run.json");
-        let spec = std::fs::read(&spec_path).map_err(|e| fail(format!("reading run.json: {e}")))?;
-        serde_json::from_slice::<RunSpec>(&spec)
-            .map_err(|e| fail(format!("run.json is not a run spec: {e}")))?;
-        let best = dir.join(BEST);
-        let weights = std::fs::read(&best)
-            .map_err(|e| fail(format!("reading {BEST}: {e} (has the run finished an epoch?)")))?;
+        let (spec, _) = run.spec_bytes().map_err(fail)?;
+        let weights = run.best_bytes().map_err(fail)?;
         Self::from_bytes(&name, &spec, &weights)
     }
 
@@ -83,7 +76,7 @@ impl Model {
             reason,
         };
         let parsed: RunSpec =
-            serde_json::from_slice(spec).map_err(|e| fail(format!("run.json is not a run spec: {e}")))?;
+            serde_json::from_slice(spec).map_err(|e| fail(format!("its run.json is not a run spec: {e}")))?;
         let vocab = parsed
             .tokenizer
             .build()
@@ -98,7 +91,10 @@ impl Model {
             )));
         }
         let model = lofi_model::load_bytes(&parsed.model, weights, Path::new(&format!("{name}/{BEST}")))
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|source| GenError::Load {
+                model: name.to_string(),
+                source,
+            })?;
         Ok(Model {
             name: name.to_string(),
             hash: model_hash(spec, weights),
@@ -173,13 +169,13 @@ impl Prompt {
         tokenizer: &dyn Tokenizer,
         seed: u64,
     ) -> Result<Prompt, GenError> {
-        if cache.tokenizer != tokenizer.config() {
-            return Err(GenError::TokenizerMismatch {
-                model: tokenizer.config().describe(),
-                data: cache.tokenizer.describe(),
+        tokenizer
+            .config()
+            .expect(&cache.tokenizer)
+            .map_err(|source| GenError::TokenizerMismatch {
                 what: format!("the cache {}", path.display()),
-            });
-        }
+                source,
+            })?;
         let mut songs: Vec<_> = cache.songs.iter().filter(|s| s.tokens.len() > 64).collect();
         if songs.iter().any(|s| s.split == Split::Validation) {
             songs.retain(|s| s.split == Split::Validation);
@@ -190,7 +186,7 @@ impl Prompt {
                 reason: "no song in the cache is long enough to take an excerpt from".into(),
             });
         }
-        let mut rng = stream(seed, 0x70, 0);
+        let mut rng = Seed(seed).rng("prompt/excerpt");
         let song = songs[(rng.next_u64() % songs.len() as u64) as usize];
         let end = 64 + (rng.next_u64() % (song.tokens.len() as u64 - 63)) as usize;
         let start = end.saturating_sub(256);
@@ -211,7 +207,9 @@ pub struct GenerateOptions {
     pub sampler: SamplerOptions,
     /// Transpose the result to this key (e.g. "Am").
     pub key: Option<String>,
-    /// Tempo of the result; default the prompt's, else 70–90 BPM from the seed.
+    /// Tempo of the result; `None` follows the tempo rule
+    /// (`lofi_score::tempo::decide`: the prompt's when it suits lofi, else
+    /// drawn from the seed).
     pub bpm: Option<f64>,
     /// Output that copies more consecutive notes of a training song than
     /// this is drawn again.
@@ -251,21 +249,27 @@ fn default_onset_run() -> usize {
 impl GenerateOptions {
     pub fn check(&self) -> Result<Option<Key>, GenError> {
         if !(1..=100_000).contains(&self.notes) {
-            return Err(GenError::Options(format!(
-                "--notes {} must be 1..=100000",
-                self.notes
-            )));
+            return Err(GenError::Option {
+                name: "notes",
+                value: self.notes.to_string(),
+                allowed: "1 to 100000",
+            });
         }
         if let Some(b) = self.bpm {
-            if !(30.0..=300.0).contains(&b) {
-                return Err(GenError::Options(format!("--bpm {b} must be 30..=300")));
+            if !(tempo::RANGE.0..=tempo::RANGE.1).contains(&b) {
+                return Err(GenError::Option {
+                    name: "bpm",
+                    value: b.to_string(),
+                    allowed: "40 to 200",
+                });
             }
         }
         if !(1..=100).contains(&self.attempts) {
-            return Err(GenError::Options(format!(
-                "attempts {} must be 1..=100",
-                self.attempts
-            )));
+            return Err(GenError::Option {
+                name: "attempts",
+                value: self.attempts.to_string(),
+                allowed: "1 to 100",
+            });
         }
         self.sampler.check().map_err(GenError::Options)?;
         self.key
@@ -334,7 +338,11 @@ pub fn generate(
     let vocab = model.spec.model.vocab_size;
     let allowed = |t: Token| usize::from(t) < vocab && t != PAD && t != BOS && t != EOS;
     let is_rest = |t: Token| tokenizer.is_rest(t);
-    let budget = opts.notes * 24 + 1024;
+    let rules = Rules {
+        allowed: &allowed,
+        is_rest: &is_rest,
+        budget: opts.notes * 24 + 1024,
+    };
     // The pitch each token starts, for the key bias.
     let pitch_of: Vec<Option<u8>> = tokenizer
         .vocab()
@@ -370,34 +378,28 @@ pub fn generate(
     let mut worst = 0;
     let mut worst_onset = 0;
     for attempt in 0..opts.attempts {
-        let mut sampler = Sampler::new(opts.sampler.clone(), stream(opts.seed, 0x6e, attempt as u64));
-        stepper.reset();
-        let mut history: Vec<Token> = Vec::with_capacity(prompt_tokens.len() + budget + 1);
-        history.push(EOS);
-        history.extend_from_slice(prompt_tokens);
-        let mut logits = stepper.feed(&history).to_vec();
-        let first = history.len();
+        let mut sampler = Sampler::new(
+            opts.sampler.clone(),
+            Seed(opts.seed).rng_at("generate/sample", attempt as u64),
+        );
         let mut notes = prompt_decoded.clone();
         sampler.set_bias(&key_bias(&notes));
-        loop {
-            let tok = sampler
-                .sample(&logits, &history, &allowed, &is_rest)
-                .ok_or_else(|| GenError::Options("the sampling options leave no token to draw".into()))?;
-            history.push(tok);
-            let drawn = history.len() - first;
-            if drawn % 32 == 0 || drawn >= budget {
+        let (_, drawn) = draw(
+            stepper.as_mut(),
+            &mut sampler,
+            prompt_tokens,
+            &rules,
+            |history, sampler| {
                 notes = notes_of(tokenizer, &history[1..]);
-                if notes.len() > prompt_notes + opts.notes || drawn >= budget {
-                    // One note past the goal, so the last kept note's
-                    // position (and the bar it ends) is settled.
-                    break;
+                // One note past the goal, so the last kept note's position (and
+                // the bar it ends) is settled.
+                let done = notes.len() > prompt_notes + opts.notes;
+                if !done {
+                    sampler.set_bias(&key_bias(&notes));
                 }
-                sampler.set_bias(&key_bias(&notes));
-            }
-            logits.clear();
-            logits.extend_from_slice(stepper.step(tok));
-        }
-        let drawn = history.len() - first;
+                done
+            },
+        )?;
         if notes.len() < prompt_notes + opts.notes {
             return Err(GenError::TooFewNotes {
                 tokens: drawn,
@@ -406,10 +408,7 @@ pub fn generate(
             });
         }
         let (score, found_key, shift) = shape(&notes[prompt_notes..prompt_notes + opts.notes], key);
-        let bpm = opts
-            .bpm
-            .or_else(|| prompt.and_then(|p| p.bpm).filter(|b| (30.0..=300.0).contains(b)))
-            .unwrap_or_else(|| 70.0 + (stream(opts.seed, 0x7b, 0).next_u64() % 21) as f64);
+        let bpm = tempo::decide(opts.bpm, prompt.and_then(|p| p.bpm), Seed(opts.seed));
         let mut score = score;
         score.tempos = vec![TempoChange {
             tick: 0,

@@ -11,8 +11,10 @@
 
 mod compare;
 mod default;
+mod draw;
 mod drums;
 mod error;
+mod eval;
 mod generate;
 mod novelty;
 mod sampler;
@@ -21,7 +23,8 @@ pub use compare::{compare_sets, SetComparison};
 pub use default::{DEFAULT_DRUMS_MODEL, DEFAULT_DRUMS_SPEC, DEFAULT_INDEX, DEFAULT_MODEL, DEFAULT_SPEC};
 pub use drums::{learn_grooves, usable, GrooveOptions, Grooves};
 pub use error::GenError;
+pub use eval::{evaluate, pitch_class_shares, EvalOptions, Evaluation, MetricComparison};
 pub use generate::{generate, GenerateOptions, Generated, Model, Prompt};
 pub use lofi_score::Key;
-pub use novelty::{symbols, NoveltyIndex, LONG, SHORT};
+pub use novelty::{symbols, CorpusFigures, NoveltyIndex, LONG, SHORT};
 pub use sampler::{Sampler, SamplerOptions};

@@ -16,6 +16,7 @@
 //! copy, which is the safe side for a guard. Runs shorter than `SHORT` notes
 //! are below the resolution and reported as 0.
 
+use lofi_core::StableHasher;
 use std::collections::BTreeSet;
 
 use lofi_score::Score;
@@ -49,14 +50,11 @@ pub fn symbols(score: &Score) -> Vec<u16> {
 /// onset delta is left out: it relates the window to a note outside it, so
 /// a copied run matches from its very first note.
 fn hash(window: &[u16]) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ window.len() as u64;
+    let mut h = StableHasher::with_state(StableHasher::new().state() ^ window.len() as u64);
     for (i, &s) in window.iter().enumerate() {
-        let s = if i == 0 { s & 0x7f } else { s };
-        for b in s.to_le_bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        h.write_u16(if i == 0 { s & 0x7f } else { s });
     }
+    let h = h.state();
     (h ^ (h >> 32)) as u32
 }
 
@@ -201,5 +199,33 @@ impl NoveltyIndex {
             best = best.max(end - a);
         }
         best
+    }
+}
+/// The figures of a corpus that generated music is held to, computed on
+/// its songs decoded as generated tokens are.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CorpusFigures {
+    /// Rest steps over all songs' spans (see [`Score::rest_steps`]).
+    pub rest_ratio: f64,
+    /// Mean pitch-class entropy of the songs with notes, bits.
+    pub mean_pitch_class_entropy: f64,
+    /// Longest run of one onset in any song (the guard's default limit).
+    pub longest_onset_run: usize,
+}
+
+impl CorpusFigures {
+    pub fn of(scores: &[Score]) -> Self {
+        let (rest, span) = scores
+            .iter()
+            .map(Score::rest_steps)
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        let pitched: Vec<&Score> = scores.iter().filter(|s| s.note_count() > 0).collect();
+        let entropy =
+            pitched.iter().map(|s| s.pitch_class_entropy()).sum::<f64>() / pitched.len().max(1) as f64;
+        Self {
+            rest_ratio: if span == 0 { 0.0 } else { rest as f64 / span as f64 },
+            mean_pitch_class_entropy: entropy,
+            longest_onset_run: scores.iter().map(Score::longest_onset_run).max().unwrap_or(0),
+        }
     }
 }

@@ -3,9 +3,8 @@
 //! draw comes from the sampler's own seeded stream, and ties are broken by
 //! token id, so the same seed gives the same tokens bit for bit.
 
+use lofi_core::Rng;
 use lofi_tokens::Token;
-use rand_core::RngCore;
-use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 /// Sampling controls; `check` says which one is out of range.
@@ -83,7 +82,7 @@ impl SamplerOptions {
 /// A seeded sampler with its scratch space.
 pub struct Sampler {
     opts: SamplerOptions,
-    rng: Pcg64Mcg,
+    rng: Rng,
     /// Added to the logits, per token (empty: none).
     bias: Vec<f32>,
     cand: Vec<(f32, Token)>,
@@ -91,7 +90,7 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    pub fn new(opts: SamplerOptions, rng: Pcg64Mcg) -> Self {
+    pub fn new(opts: SamplerOptions, rng: Rng) -> Self {
         Self {
             opts,
             rng,
@@ -201,10 +200,8 @@ impl Sampler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand_core::SeedableRng;
-
     fn sampler(opts: SamplerOptions, seed: u64) -> Sampler {
-        Sampler::new(opts, Pcg64Mcg::seed_from_u64(seed))
+        Sampler::new(opts, lofi_core::Seed(seed).rng("test"))
     }
 
     const ALL: &dyn Fn(Token) -> bool = &|_| true;

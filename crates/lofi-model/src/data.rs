@@ -1,19 +1,8 @@
 //! Training windows from a token cache: songs joined with EOS, cut into
 //! windows of `seq_len + 1` tokens, in an order drawn from (seed, epoch).
 
+use lofi_core::Rng;
 use lofi_tokens::{Cache, Split, EOS};
-use rand_core::{RngCore, SeedableRng};
-use rand_pcg::Pcg64Mcg;
-
-/// A random stream for (seed, purpose, epoch): every random choice of a run
-/// is derived this way, so a resumed run replays the same choices.
-pub fn stream(seed: u64, purpose: u64, epoch: u64) -> Pcg64Mcg {
-    let mix = seed
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        .wrapping_add(purpose.wrapping_mul(0xbf58_476d_1ce4_e5b9))
-        .wrapping_add(epoch.wrapping_mul(0x94d0_49bb_1331_11eb));
-    Pcg64Mcg::seed_from_u64(mix)
-}
 
 /// The tokens of one side of the split, songs separated by EOS, and the
 /// notes they hold.
@@ -50,7 +39,7 @@ impl Stream {
 }
 
 /// Shuffles in place (Fisher-Yates) with `rng`.
-pub fn shuffle<T>(items: &mut [T], rng: &mut Pcg64Mcg) {
+pub fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
     for i in (1..items.len()).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         items.swap(i, j);

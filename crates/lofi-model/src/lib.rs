@@ -13,14 +13,16 @@ mod error;
 pub mod infer;
 mod model;
 mod recurrent;
+mod run_dir;
 mod train;
+mod trainer;
 
-pub use data::{stream, Stream};
+pub use data::Stream;
 pub use error::ModelError;
 pub use infer::{stepper, RecurrentStepper, Stepper, TransformerStepper, WindowStepper};
 pub use model::{Arch, LofiModel, ModelConfig, RecurrentState};
+pub use run_dir::{EpochRow, Partial, RunDir, RunSpec, RunState, BEST};
 pub use train::{
-    evaluate, learning_rate, load_best, load_bytes, read_spec, resume, start, start_interrupted,
-    start_killed_at_step, unigram_loss, EpochRow, Init, Partial, Progress, RunSpec, RunState, TrainOptions,
-    Validation, BEST,
+    evaluate, learning_rate, load_bytes, resume, start, start_interrupted, start_killed_at_step,
+    unigram_loss, Init, Progress, TrainOptions, Validation,
 };

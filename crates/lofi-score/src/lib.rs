@@ -17,12 +17,12 @@ mod midi_write;
 mod primitive;
 mod rest;
 mod score;
+pub mod tempo;
 
 pub use error::ScoreError;
 pub use key::Key;
 pub use metrics::{entropy, METRIC_NAMES};
 pub use midi_read::MAX_BEATS;
-pub use midi_write::{write_atomic, write_atomic_with};
 pub use primitive::{Pitch, Program, Velocity};
 pub use rest::{quantize_ticks, STEPS_PER_BEAT_16TH};
 pub use score::{Note, Part, Score, TempoChange, TempoMap, TimeSignature};

@@ -2,6 +2,7 @@
 //! compares with the corpus. Drums never count unless said: they have no
 //! pitch class. Definitions follow MusPy's where it has one.
 
+use lofi_core::StableHasher;
 use std::collections::HashSet;
 
 use crate::rest::{quantize_ticks, STEPS_PER_BEAT_16TH};
@@ -253,12 +254,11 @@ fn longest_repeat(s: &[u16]) -> usize {
         s.windows(len).any(|w| {
             // The first note's delta ties the run to the note before it,
             // so it does not count.
-            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            let mut h = StableHasher::new();
             for (i, &x) in w.iter().enumerate() {
-                let x = if i == 0 { x & 0x7f } else { x };
-                h = (h ^ u64::from(x)).wrapping_mul(0x0000_0100_0000_01b3);
+                h.write_u16(if i == 0 { x & 0x7f } else { x });
             }
-            !seen.insert((h, w[0] & 0x7f, w[len - 1]))
+            !seen.insert((h.state(), w[0] & 0x7f, w[len - 1]))
         })
     };
     let (mut lo, mut hi) = (0, s.len().saturating_sub(1));

@@ -1,7 +1,6 @@
 //! [`Score`] → MIDI bytes: a format-1 file with a conductor track (tempo,
 //! meter) and one named track per part, as DAWs expect.
 
-use std::io;
 use std::path::Path;
 
 use midly::num::{u15, u24, u28, u4, u7};
@@ -102,52 +101,12 @@ impl Score {
         Ok(out)
     }
 
-    /// Writes the score as a MIDI file, atomically (see [`write_atomic`]).
+    /// Writes the score as a MIDI file, atomically (see [`lofi_core::write_atomic`]).
     pub fn write_midi(&self, path: &Path) -> Result<(), ScoreError> {
         let bytes = self.to_midi_bytes()?;
-        write_atomic(path, &bytes).map_err(|e| ScoreError::Write(format!("{}: {e}", path.display())))
+        lofi_core::write_atomic(path, &bytes)
+            .map_err(|e| ScoreError::Write(format!("{}: {e}", path.display())))
     }
-}
-
-/// Writes `bytes` to a temporary file beside `path` and renames it into
-/// place, so a reader never sees a half-written file, even after a crash.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_atomic_with(path, |w| w.write_all(bytes))
-}
-
-/// [`write_atomic`] for content produced piece by piece: `fill` writes into
-/// a buffered temporary file beside `path`, which is synced and renamed into
-/// place only if `fill` succeeds (and removed otherwise). Large outputs such
-/// as WAV files then never need the whole file in memory.
-pub fn write_atomic_with(
-    path: &Path,
-    fill: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
-) -> io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
-        fill(&mut f)?;
-        f.flush()?;
-        let f = f.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Channels per part: drums on 9, pitched parts on their own channel when

@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::{TokenizerConfig, TOKENIZER_VERSION};
 use crate::error::TokensError;
 use crate::ingest::Song;
-use crate::split::{stable_hash, Split};
+use crate::split::Split;
 use crate::vocab::Token;
+use lofi_core::stable_hash;
 
 /// Version of the cache file layout.
 pub const CACHE_FORMAT: u32 = 1;
@@ -99,7 +100,7 @@ impl Cache {
                 source,
             })?;
         }
-        lofi_score::write_atomic(path, &bytes).map_err(|source| TokensError::Io {
+        lofi_core::write_atomic(path, &bytes).map_err(|source| TokensError::Io {
             path: path.to_path_buf(),
             source,
         })

@@ -131,6 +131,19 @@ impl TokenizerConfig {
         })
     }
 
+    /// The one check that data fits a model: `data` (a cache's, a
+    /// prompt's) must be made with the tokenizer the model was made for.
+    pub fn expect(&self, data: &TokenizerConfig) -> Result<(), TokenizerMismatch> {
+        if self == data {
+            Ok(())
+        } else {
+            Err(TokenizerMismatch {
+                model: self.describe(),
+                data: data.describe(),
+            })
+        }
+    }
+
     /// A one-line description, used in messages (`remi {"steps_per_beat":4,...}`).
     pub fn describe(&self) -> String {
         format!(
@@ -170,4 +183,14 @@ pub(crate) fn check_steps_per_beat(steps_per_beat: u32) -> Result<(), TokensErro
             allowed: "a divisor of 480 between 1 and 48 (4 = 16th notes, 12 = 16th triplets)",
         })
     }
+}
+
+/// Data made with another tokenizer than the model's.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the model was made for tokenizer {model}, but the data uses {data}; ingest with the model's tokenizer"
+)]
+pub struct TokenizerMismatch {
+    pub model: String,
+    pub data: String,
 }

@@ -22,7 +22,8 @@ mod vocab;
 pub use cache::{Cache, CACHE_FORMAT};
 pub use classic::Classic;
 pub use config::{
-    ClassicConfig, DrumsConfig, RemiConfig, TokenizerConfig, DECODE_TICKS_PER_BEAT, TOKENIZER_VERSION,
+    ClassicConfig, DrumsConfig, RemiConfig, TokenizerConfig, TokenizerMismatch, DECODE_TICKS_PER_BEAT,
+    TOKENIZER_VERSION,
 };
 pub use drums::{drum_class, Drums, CLASS_PITCH, DRUM_CLASSES};
 pub use error::TokensError;
@@ -30,7 +31,7 @@ pub use ingest::{
     find_midi_files, ingest, ingest_files, Corpus, IngestOptions, IngestSummary, Skipped, Song,
 };
 pub use remi::Remi;
-pub use split::{split_of, stable_hash, Split};
+pub use split::{split_of, Split};
 pub use transpose::transposition_table;
 pub use vocab::{Token, Vocab, BOS, EOS, PAD};
 

@@ -4,6 +4,7 @@
 //! files were found in, so adding a song to a corpus never moves another
 //! song across the split, and windows of one song never land on both sides.
 
+use lofi_core::stable_hash;
 use serde::{Deserialize, Serialize};
 
 /// Which side of the split a song is on.
@@ -12,19 +13,6 @@ use serde::{Deserialize, Serialize};
 pub enum Split {
     Train,
     Validation,
-}
-
-/// A 64-bit hash that never changes between runs, platforms or Rust
-/// versions (FNV-1a, then SplitMix64's finaliser to spread the bits).
-pub fn stable_hash(seed: u64, bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in seed.to_le_bytes().iter().chain(bytes) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
 }
 
 /// The side of one song: validation with probability `val_fraction`.

@@ -1,0 +1,209 @@
+//! `lofi generate` as one library call: a model's new sample (checked
+//! against the corpus), written as `sample.mid`, and the track made of it.
+
+use std::path::{Path, PathBuf};
+
+use lofi_core::Seed;
+use lofi_gen::{GenerateOptions, Generated, Model, NoveltyIndex, Prompt};
+use lofi_score::tempo;
+use serde::Serialize;
+
+use crate::error::TrackError;
+use crate::maker::TrackMaker;
+use crate::manifest::{ChordsSummary, GenerationReport, Manifest, SampleMetrics, Source};
+use crate::DrumsReport;
+
+/// Everything a generation needs, loaded.
+pub struct GenerateJob<'a> {
+    pub model: &'a Model,
+    pub index: Option<&'a NoveltyIndex>,
+    /// How the index was named (`default`, a file, `none`), for the manifest.
+    pub index_name: String,
+    pub prompt: Option<&'a Prompt>,
+    pub options: GenerateOptions,
+    /// The track to make of the sample; `None` writes the sample alone.
+    pub track: Option<&'a TrackMaker>,
+    /// The folder to write into (created if missing).
+    pub out: PathBuf,
+}
+
+/// The track half of [`GenerateSummary`].
+#[derive(Clone, Debug, Serialize)]
+pub struct TrackSummary {
+    pub track_wav: String,
+    pub track_midi: String,
+    pub stems: Vec<String>,
+    pub duration_s: f64,
+    pub lufs: f64,
+    pub true_peak_dbtp: f64,
+    pub render_seconds: f64,
+    pub drums: DrumsReport,
+    pub chords: ChordsSummary,
+}
+
+/// What `lofi generate --json` prints. One `bpm`: sample and track share it.
+#[derive(Clone, Debug, Serialize)]
+pub struct GenerateSummary {
+    pub midi: String,
+    pub notes: usize,
+    pub seed: u64,
+    pub model: String,
+    pub model_hash: String,
+    pub rest_ratio: f64,
+    pub pitch_class_entropy: f64,
+    pub longest_onset_run: usize,
+    pub longest_copied_run: Option<usize>,
+    pub key: Option<String>,
+    pub bpm: f64,
+    pub tokens: usize,
+    pub attempts: usize,
+    pub stepper: &'static str,
+    pub generate_seconds: f64,
+    pub tokens_per_s: f64,
+    pub manifest: String,
+    #[serde(flatten)]
+    pub track: Option<TrackSummary>,
+}
+
+fn metrics(g: &Generated) -> SampleMetrics {
+    SampleMetrics {
+        notes: g.score.note_count(),
+        rest_ratio: g.score.rest_ratio(),
+        pitch_class_entropy: g.score.pitch_class_entropy(),
+        longest_onset_run: g.score.longest_onset_run(),
+        longest_copied_run: g.longest_copied_run,
+        key: g.key.map(|k| k.to_string()),
+        transposed_by: g.transposed_by,
+        bpm: g.bpm,
+    }
+}
+
+fn report(job: &GenerateJob<'_>, g: &Generated) -> GenerationReport {
+    GenerationReport {
+        model: job.model.name.clone(),
+        model_hash: job.model.hash.clone(),
+        model_config: job.model.spec.model.clone(),
+        tokenizer: job.model.spec.tokenizer.clone(),
+        generate: job.options.clone(),
+        prompt: job.prompt.map(|p| p.source.clone()),
+        index: job.index_name.clone(),
+        sample: "sample.mid".into(),
+        sample_metrics: metrics(g),
+        tokens: g.tokens,
+        attempts: g.attempts,
+        stepper: g.stepper,
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<(), TrackError> {
+    std::fs::create_dir_all(dir).map_err(|source| TrackError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// Generates a sample with `job.model`, writes `sample.mid` into `job.out`
+/// and, with a track maker, `track.wav`, `track.mid` (and stems) beside it;
+/// `manifest.json` in either case.
+pub fn generate(job: &GenerateJob<'_>) -> Result<GenerateSummary, TrackError> {
+    let seed = Seed(job.options.seed);
+    // The tempo is decided once, here: the sample is written at it and the
+    // track plays at it.
+    let requested = job.options.bpm.or(job.track.and_then(|m| m.settings().bpm));
+    let bpm = tempo::decide(requested, job.prompt.and_then(|p| p.bpm), seed);
+    let options = GenerateOptions {
+        bpm: Some(bpm),
+        ..job.options.clone()
+    };
+    let g = lofi_gen::generate(job.model, job.index, job.prompt, &options)?;
+    create_dir(&job.out)?;
+    let sample = job.out.join("sample.mid");
+    g.score.write_midi(&sample).map_err(|source| TrackError::Midi {
+        path: sample.clone(),
+        source,
+    })?;
+    let generation = report(job, &g);
+    let (manifest, track) = match job.track {
+        Some(maker) => {
+            let made = maker.make_at(&g.score, seed, bpm)?;
+            let source = Source {
+                command: "generate",
+                input: "sample.mid".into(),
+                fingerprint: None,
+                generation: Some(generation),
+            };
+            let r = made.write(&job.out.join("track.wav"), &source)?;
+            let track = TrackSummary {
+                track_wav: r.wav,
+                track_midi: r.midi,
+                stems: r.stems,
+                duration_s: r.duration_s,
+                lufs: r.lufs,
+                true_peak_dbtp: r.true_peak_dbtp,
+                render_seconds: r.render_seconds,
+                drums: r.drums,
+                chords: r.chords,
+            };
+            (r.manifest, Some(track))
+        }
+        None => {
+            let path = job.out.join("manifest.json");
+            Manifest {
+                lofi_version: env!("CARGO_PKG_VERSION"),
+                command: "generate",
+                input: "sample.mid".into(),
+                input_fingerprint: None,
+                seed: seed.0,
+                generation: Some(&generation),
+                track: None,
+            }
+            .write(&path)?;
+            (path.display().to_string(), None)
+        }
+    };
+    Ok(GenerateSummary {
+        midi: sample.display().to_string(),
+        notes: g.score.note_count(),
+        seed: seed.0,
+        model: job.model.name.clone(),
+        model_hash: job.model.hash.clone(),
+        rest_ratio: g.score.rest_ratio(),
+        pitch_class_entropy: g.score.pitch_class_entropy(),
+        longest_onset_run: g.score.longest_onset_run(),
+        longest_copied_run: g.longest_copied_run,
+        key: g.key.map(|k| k.to_string()),
+        bpm: g.bpm,
+        tokens: g.tokens,
+        attempts: g.attempts,
+        stepper: g.stepper,
+        generate_seconds: g.seconds,
+        tokens_per_s: g.tokens as f64 / g.seconds.max(1e-9),
+        manifest,
+        track,
+    })
+}
+
+/// A new folder `lofi-SEED`, `lofi-SEED-2`, … inside `parent`: the first
+/// that does not exist yet, created here so two runs never share one.
+pub fn fresh_dir(parent: &Path, seed: u64) -> Result<PathBuf, TrackError> {
+    for n in 1..10_000 {
+        let name = if n == 1 {
+            format!("lofi-{seed}")
+        } else {
+            format!("lofi-{seed}-{n}")
+        };
+        let dir = parent.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(source) => return Err(TrackError::Write { path: dir, source }),
+        }
+    }
+    Err(TrackError::Write {
+        path: parent.join(format!("lofi-{seed}-N")),
+        source: std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "every lofi-SEED-N name is taken",
+        ),
+    })
+}

@@ -1,0 +1,323 @@
+//! Making one track: settings loaded once, then Score + seed → audio → files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use lofi_arrange::{arrange, ArrangeOptions, Arrangement};
+use lofi_audio::{Preset, RenderOptions, Track, WavFormat, BUILTIN_PRESETS};
+use lofi_core::Seed;
+use lofi_gen::Model;
+use lofi_score::{tempo, Key, Score};
+
+use crate::error::TrackError;
+use crate::grooves::{self, DrumsReport};
+use crate::manifest::{ChordsSummary, Manifest, RenderSummary, Source, TrackManifest, TrackOutputs};
+use crate::settings::{DrumSource, TrackSettings};
+
+/// Render block size, in samples (does not change the output).
+const BLOCK: usize = 512;
+
+/// Settings with everything they name loaded and checked: make as many
+/// tracks from it as wanted.
+pub struct TrackMaker {
+    settings: TrackSettings,
+    /// The preset with the settings' swing laid over it.
+    preset: Preset,
+    soundfont: Option<Arc<lofi_audio::SoundFont>>,
+    drums_model: Option<Model>,
+    format: WavFormat,
+}
+
+fn load_preset(spec: &str) -> Result<Preset, TrackError> {
+    if let Some(p) = Preset::builtin(spec) {
+        return Ok(p);
+    }
+    let path = Path::new(spec);
+    if spec.ends_with(".toml") || path.exists() {
+        let text = std::fs::read_to_string(path).map_err(|source| TrackError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        return Ok(Preset::from_toml(&text, spec)?);
+    }
+    Err(TrackError::UnknownPreset {
+        spec: spec.to_string(),
+        builtins: BUILTIN_PRESETS.join(", "),
+    })
+}
+
+impl TrackMaker {
+    /// Checks `settings` and loads the preset, SoundFont and drums model
+    /// they name, so a bad setting costs nothing and a station loads each
+    /// file once.
+    pub fn new(settings: TrackSettings) -> Result<Self, TrackError> {
+        settings.validate()?;
+        let format = settings.format()?;
+        let mut preset = load_preset(&settings.preset)?;
+        if let Some(s) = settings.swing {
+            preset.drums.swing = s;
+        }
+        preset.validate()?;
+        let soundfont = match &settings.soundfont {
+            Some(p) => Some(lofi_audio::load_soundfont(p)?),
+            None => None,
+        };
+        let drums_model = match settings.drums {
+            DrumSource::Learned => Some(Model::load_drums(&settings.drums_model)?),
+            DrumSource::Library => None,
+        };
+        Ok(Self {
+            settings,
+            preset,
+            soundfont,
+            drums_model,
+            format,
+        })
+    }
+
+    pub fn settings(&self) -> &TrackSettings {
+        &self.settings
+    }
+
+    /// The sound preset tracks are rendered with.
+    pub fn preset(&self) -> &Preset {
+        &self.preset
+    }
+
+    /// Arranges and renders `score` in memory, at the tempo the rule gives
+    /// ([`tempo::decide`]: the settings' `bpm`, else the score's own when
+    /// it suits lofi, else one drawn from the seed).
+    pub fn make(&self, score: &Score, seed: Seed) -> Result<Made, TrackError> {
+        let bpm = tempo::decide(self.settings.bpm, Some(score.initial_bpm()), seed);
+        self.make_at(score, seed, bpm)
+    }
+
+    /// [`TrackMaker::make`] at a tempo already decided (a generated
+    /// sample's, so sample and track share it exactly).
+    pub fn make_at(&self, score: &Score, seed: Seed, bpm: f64) -> Result<Made, TrackError> {
+        let start = Instant::now();
+        let drums = grooves::choose(self.drums_model.as_ref(), seed);
+        // The key the lofi chords are drawn in: the same estimate `lofi
+        // generate` reports (Krumhansl–Kessler), so the two never disagree.
+        let key = Key::estimate(score);
+        let s = &self.settings;
+        let options = ArrangeOptions {
+            bpm: Some(bpm),
+            minutes: s.minutes,
+            swing: self.preset.drums.swing,
+            kick_late_ms: (
+                self.preset.drums.kick_late_ms[0],
+                self.preset.drums.kick_late_ms[1],
+            ),
+            looped: s.looped,
+            seed,
+            grooves: drums.grooves(),
+            chords: s.chords,
+            key_major_tonic: key.map(Key::relative_major),
+            ..ArrangeOptions::default()
+        };
+        let arrangement = arrange(score, &options)?;
+        let render = RenderOptions {
+            sample_rate: s.sample_rate,
+            preset: self.preset.clone(),
+            layers: s.ambience,
+            soundfont: self.soundfont.clone(),
+            seed,
+            looped: s.looped,
+            block: BLOCK,
+            stems: s.stems,
+        };
+        let track = lofi_audio::render(&arrangement, &render)?;
+        Ok(Made {
+            seed,
+            key,
+            drums,
+            arrangement,
+            track,
+            format: self.format,
+            settings: self.settings.clone(),
+            preset: self.preset.clone(),
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+/// A track made in memory, ready to be written or streamed.
+pub struct Made {
+    pub seed: Seed,
+    /// The key of the music it was made from.
+    pub key: Option<Key>,
+    pub drums: DrumsReport,
+    pub arrangement: Arrangement,
+    pub track: Track,
+    format: WavFormat,
+    settings: TrackSettings,
+    preset: Preset,
+    /// Seconds it took to make (grooves, arrangement, render).
+    pub seconds: f64,
+}
+
+/// Where a track's files go: `wav`, and beside it `STEM.mid`, `STEM-stems/`
+/// and `manifest.json`.
+fn sibling(wav: &Path, name: &str) -> PathBuf {
+    wav.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join(name)
+}
+
+fn file_stem(wav: &Path) -> String {
+    wav.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "track".into())
+}
+
+/// Refuses an output path that is not a `.wav` file.
+pub(crate) fn check_wav(wav: &Path) -> Result<(), TrackError> {
+    let ext = wav
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if ext.as_deref() == Some("wav") {
+        Ok(())
+    } else {
+        Err(TrackError::NotWav {
+            path: wav.to_path_buf(),
+        })
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<(), TrackError> {
+    std::fs::create_dir_all(dir).map_err(|source| TrackError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+impl Made {
+    /// The chord colouring and the key it used, as reported.
+    pub fn chords(&self) -> ChordsSummary {
+        ChordsSummary {
+            report: self.arrangement.chords,
+            key: self.key.map(|k| k.to_string()),
+        }
+    }
+
+    /// Writes the track to `wav` (with its MIDI, stems when kept, and the
+    /// manifest beside it), each file atomically; `source` says what it was
+    /// made from. Returns what `--json` prints.
+    pub fn write(&self, wav: &Path, source: &Source) -> Result<RenderSummary, TrackError> {
+        check_wav(wav)?;
+        let start = Instant::now();
+        let dir = sibling(wav, "");
+        create_dir(&dir)?;
+        let stem = file_stem(wav);
+        let midi = sibling(wav, &format!("{stem}.mid"));
+        let track = &self.track;
+        let rate = track.sample_rate;
+        lofi_audio::write_wav(
+            wav,
+            &track.master.left,
+            &track.master.right,
+            rate,
+            self.format,
+            self.seed,
+        )?;
+        self.arrangement
+            .score
+            .write_midi(&midi)
+            .map_err(|e| TrackError::Midi {
+                path: midi.clone(),
+                source: e,
+            })?;
+        let mut stems = Vec::new();
+        if !track.stems.is_empty() {
+            let folder = sibling(wav, &format!("{stem}-stems"));
+            create_dir(&folder)?;
+            for (name, st) in &track.stems {
+                let path = folder.join(format!("{name}.wav"));
+                lofi_audio::write_wav(&path, &st.left, &st.right, rate, WavFormat::Float32, Seed(0))?;
+                stems.push(path);
+            }
+        }
+        let manifest_path = sibling(wav, "manifest.json");
+        let display = |p: &Path| p.display().to_string();
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let manifest = Manifest {
+            lofi_version: env!("CARGO_PKG_VERSION"),
+            command: source.command,
+            input: source.input.clone(),
+            input_fingerprint: source.fingerprint.clone(),
+            seed: self.seed.0,
+            generation: source.generation.as_ref(),
+            track: Some(TrackManifest {
+                settings: &self.settings,
+                preset: &self.preset,
+                drums: &self.drums,
+                arrangement: &self.arrangement,
+                outputs: TrackOutputs {
+                    wav: name(wav),
+                    midi: name(&midi),
+                    stems: stems.iter().map(|p| display(p)).collect(),
+                },
+                lufs: track.mastered.lufs,
+                true_peak_dbtp: track.mastered.true_peak_dbtp,
+                duration_s: track.duration_seconds(),
+            }),
+        };
+        manifest.write(&manifest_path)?;
+        Ok(RenderSummary {
+            wav: display(wav),
+            midi: display(&midi),
+            stems: stems.iter().map(|p| display(p)).collect(),
+            manifest: display(&manifest_path),
+            duration_s: track.duration_seconds(),
+            bpm: self.arrangement.bpm,
+            swing: self.arrangement.swing,
+            lufs: track.mastered.lufs,
+            true_peak_dbtp: track.mastered.true_peak_dbtp,
+            sections: self.arrangement.sections.clone(),
+            patterns: self.arrangement.patterns.clone(),
+            chords: self.chords(),
+            drums: self.drums.clone(),
+            render_seconds: self.seconds + start.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+/// A stable hash of a file's bytes, so a manifest names exactly what was
+/// rendered.
+pub(crate) fn fingerprint(bytes: &[u8]) -> String {
+    format!("{:016x}", lofi_core::stable_hash(0, bytes))
+}
+
+/// `lofi render`: the MIDI file `input` → a track at `wav`.
+pub fn render_file(
+    maker: &TrackMaker,
+    input: &Path,
+    wav: &Path,
+    seed: Seed,
+) -> Result<RenderSummary, TrackError> {
+    check_wav(wav)?;
+    let bytes = std::fs::read(input).map_err(|source| TrackError::Read {
+        path: input.to_path_buf(),
+        source,
+    })?;
+    let score = Score::from_midi_bytes(&bytes).map_err(|source| TrackError::Midi {
+        path: input.to_path_buf(),
+        source,
+    })?;
+    let made = maker.make(&score, seed)?;
+    let source = Source {
+        command: "render",
+        input: input.display().to_string(),
+        fingerprint: Some(fingerprint(&bytes)),
+        generation: None,
+    };
+    made.write(wav, &source)
+}

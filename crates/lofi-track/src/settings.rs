@@ -1,0 +1,209 @@
+//! How a track is made: every option a front end offers, each default
+//! defined once here, and one check of them all.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use lofi_arrange::ChordColor;
+use lofi_audio::{Layers, WavFormat};
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrackError;
+
+/// Where the drum grooves come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DrumSource {
+    /// Drawn from the drums model (the pattern library when it yields none).
+    #[default]
+    Learned,
+    /// The arranger's built-in pattern library.
+    Library,
+}
+
+impl FromStr for DrumSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "learned" => Ok(Self::Learned),
+            "library" => Ok(Self::Library),
+            other => Err(format!("{other:?}: use learned or library")),
+        }
+    }
+}
+
+impl fmt::Display for DrumSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Learned => "learned",
+            Self::Library => "library",
+        })
+    }
+}
+
+/// Every option of a track. `Default` holds the one definition of each
+/// default; front ends lay what the user gave over it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackSettings {
+    /// Length of the track in minutes.
+    pub minutes: f64,
+    /// Tempo; `None` follows the tempo rule (see [`crate::tempo`]).
+    pub bpm: Option<f64>,
+    /// Hi-hat swing in percent; `None` takes the preset's.
+    pub swing: Option<f64>,
+    /// Background layers.
+    #[serde(with = "layers_text")]
+    pub ambience: Layers,
+    /// Play keys, bass and drums with this SoundFont instead of the built-in instruments.
+    pub soundfont: Option<PathBuf>,
+    /// A built-in preset name or a TOML file.
+    pub preset: String,
+    /// Sample rate of the WAV files.
+    pub sample_rate: u32,
+    /// Bit depth of the track (stems are 32-bit float).
+    pub bits: u32,
+    /// Also write one stem per bus.
+    pub stems: bool,
+    /// A seamlessly looping track.
+    pub looped: bool,
+    pub drums: DrumSource,
+    /// The drums model for learned grooves: a run folder or `default`.
+    pub drums_model: String,
+    /// "Lofi chords": the colour added to the sample's block triads.
+    pub chords: ChordColor,
+}
+
+impl Default for TrackSettings {
+    fn default() -> Self {
+        Self {
+            minutes: 3.0,
+            bpm: None,
+            swing: None,
+            ambience: Layers::ALL,
+            soundfont: None,
+            preset: "study".into(),
+            sample_rate: 44_100,
+            bits: 24,
+            stems: false,
+            looped: false,
+            drums: DrumSource::Learned,
+            drums_model: "default".into(),
+            chords: ChordColor::default(),
+        }
+    }
+}
+
+/// Tempi a track may be set to, BPM.
+pub const BPM_RANGE: (f64, f64) = lofi_score::tempo::RANGE;
+/// Track lengths, minutes.
+pub const MINUTES_RANGE: (f64, f64) = (0.05, 60.0);
+/// Swing, percent.
+pub const SWING_RANGE: (f64, f64) = (50.0, 75.0);
+
+impl TrackSettings {
+    /// Checks every value that needs no file, naming the first out of range
+    /// with what is allowed. Files (preset, SoundFont, drums model) are
+    /// checked when a [`crate::TrackMaker`] loads them.
+    pub fn validate(&self) -> Result<(), TrackError> {
+        let range = |name: &'static str, v: f64, (lo, hi): (f64, f64), allowed: &'static str| {
+            if v.is_finite() && (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(TrackError::Setting {
+                    name,
+                    value: v.to_string(),
+                    allowed,
+                })
+            }
+        };
+        range("minutes", self.minutes, MINUTES_RANGE, "0.05 to 60")?;
+        if let Some(bpm) = self.bpm {
+            range("bpm", bpm, BPM_RANGE, "40 to 200")?;
+        }
+        if let Some(swing) = self.swing {
+            range("swing", swing, SWING_RANGE, "50 to 75 percent")?;
+        }
+        self.format()?;
+        if ![44_100, 48_000].contains(&self.sample_rate) {
+            return Err(TrackError::Setting {
+                name: "sample_rate",
+                value: self.sample_rate.to_string(),
+                allowed: "44100 or 48000",
+            });
+        }
+        Ok(())
+    }
+
+    /// The track's sample format.
+    pub fn format(&self) -> Result<WavFormat, TrackError> {
+        WavFormat::from_bits(self.bits).map_err(|_| TrackError::Setting {
+            name: "bits",
+            value: self.bits.to_string(),
+            allowed: "16 or 24",
+        })
+    }
+}
+
+/// Layers as the text a user writes (`rain,vinyl,tape`, `none`).
+mod layers_text {
+    use lofi_audio::Layers;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(l: &Layers, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(l)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Layers, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_out_of_range_value_is_named_with_what_is_allowed() {
+        assert!(TrackSettings::default().validate().is_ok());
+        type Spoil = fn(&mut TrackSettings);
+        let cases: [(Spoil, &str, &str); 6] = [
+            (|s| s.minutes = 0.0, "minutes", "0.05 to 60"),
+            (|s| s.minutes = f64::NAN, "minutes", "0.05 to 60"),
+            (|s| s.bpm = Some(300.0), "bpm", "40 to 200"),
+            (|s| s.swing = Some(99.0), "swing", "50 to 75"),
+            (|s| s.bits = 8, "bits", "16 or 24"),
+            (|s| s.sample_rate = 22_050, "sample_rate", "44100 or 48000"),
+        ];
+        for (spoil, name, allowed) in cases {
+            let mut s = TrackSettings::default();
+            spoil(&mut s);
+            let err = s.validate().unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains(allowed), "{err}");
+        }
+    }
+
+    #[test]
+    fn settings_round_trip_through_json_with_layers_as_text() {
+        let s = TrackSettings {
+            ambience: Layers {
+                rain: true,
+                vinyl: false,
+                tape: true,
+            },
+            drums: DrumSource::Library,
+            ..TrackSettings::default()
+        };
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["ambience"], "rain,tape");
+        assert_eq!(json["drums"], "library");
+        let back: TrackSettings = serde_json::from_value(json).unwrap();
+        assert_eq!(back, s);
+        let partial: TrackSettings = serde_json::from_str(r#"{"minutes": 1.5}"#).unwrap();
+        assert_eq!(partial.minutes, 1.5);
+        assert_eq!(partial.preset, "study");
+        assert!(serde_json::from_str::<TrackSettings>(r#"{"minutse": 1}"#).is_err());
+    }
+}

@@ -1,0 +1,113 @@
+//! A track made through the library alone, as the radio will make one.
+
+use lofi_score::{Note, Part, Program, Score, TempoChange};
+use lofi_track::{DrumSource, Seed, Source, TrackMaker, TrackSettings};
+
+/// Four bars of block chords and a melody at `bpm`.
+fn chord_loop(bpm: f64) -> Score {
+    let mut s = Score::new(480);
+    s.tempos = vec![TempoChange {
+        tick: 0,
+        micros_per_beat: (60_000_000.0 / bpm).round() as u32,
+    }];
+    let mut keys = Part::new("Keys", Program::saturating(4), false);
+    let chords: [[u8; 3]; 4] = [[48, 52, 55], [45, 48, 52], [50, 53, 57], [43, 47, 50]];
+    for (bar, chord) in chords.iter().enumerate() {
+        let start = bar as u32 * 1920;
+        for &p in chord {
+            keys.notes.push(Note::new(start, 1800, p, 64));
+        }
+        for eighth in [0u32, 3, 4, 6] {
+            keys.notes.push(Note::new(
+                start + eighth * 240,
+                200,
+                72 + (eighth as u8 % 3) * 2,
+                84,
+            ));
+        }
+    }
+    keys.sort();
+    s.parts.push(keys);
+    s
+}
+
+fn library(minutes: f64) -> TrackSettings {
+    TrackSettings {
+        minutes,
+        drums: DrumSource::Library,
+        ..TrackSettings::default()
+    }
+}
+
+#[test]
+fn a_score_becomes_a_mastered_track_with_its_files_and_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let maker = TrackMaker::new(TrackSettings {
+        stems: true,
+        ..library(0.25)
+    })
+    .unwrap();
+    let made = maker.make(&chord_loop(78.0), Seed(3)).unwrap();
+    assert_eq!(made.arrangement.score.parts.len(), 3);
+    let source = Source {
+        command: "test",
+        input: "chord loop".into(),
+        fingerprint: None,
+        generation: None,
+    };
+    let wav = dir.path().join("out/song.wav");
+    let summary = made.write(&wav, &source).unwrap();
+    assert!((summary.lufs + 14.0).abs() <= 0.5, "{}", summary.lufs);
+    assert!(summary.true_peak_dbtp <= -1.0);
+    assert!(
+        (summary.bpm - 78.0).abs() < 1e-3,
+        "a lofi input tempo is kept: {}",
+        summary.bpm
+    );
+    assert_eq!(summary.stems.len(), 4);
+    let reader = hound::WavReader::open(&wav).unwrap();
+    assert_eq!(reader.spec().bits_per_sample, 24);
+    assert!(dir.path().join("out/song.mid").exists());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["command"], "test");
+    assert_eq!(manifest["seed"], 3);
+    assert_eq!(manifest["settings"]["minutes"], 0.25);
+    assert_eq!(manifest["drums"]["source"], "library");
+    assert_eq!(manifest["outputs"]["wav"], "song.wav");
+}
+
+#[test]
+fn settings_are_checked_and_files_named_before_any_work() {
+    let err = TrackMaker::new(TrackSettings {
+        preset: "jazzy".into(),
+        ..library(1.0)
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("study, rainy, dusty"), "{err}");
+    let err = TrackMaker::new(TrackSettings {
+        swing: Some(99.0),
+        ..library(1.0)
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("swing") && err.contains("50 to 75"), "{err}");
+    let maker = TrackMaker::new(library(0.1)).unwrap();
+    let made = maker.make(&chord_loop(78.0), Seed(0)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let source = Source {
+        command: "test",
+        input: String::new(),
+        fingerprint: None,
+        generation: None,
+    };
+    let err = made
+        .write(&dir.path().join("x.mp3"), &source)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("x.mp3") && err.contains(".wav"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
