@@ -1,5 +1,6 @@
 //! Presets: every sound setting of a render, in TOML, with defaults from the
-//! lofi production figures (DESIGN.md) and a check of every value.
+//! lofi production figures producers work with (tempo, swing, tape, sampler
+//! colour, loudness) and a check of every value.
 
 use serde::{Deserialize, Serialize};
 
