@@ -1,9 +1,11 @@
 //! `lofi eval`: validation figures and generated-vs-corpus metrics of a model.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use anyhow::Context;
-use lofi_gen::{evaluate, pitch_class_shares, EvalOptions, Model};
+
+use lofi_gen::{evaluate, pitch_class_shares, EvalOptions, Evaluation, Model};
 use lofi_tokens::Cache;
 use serde_json::json;
 
@@ -22,7 +24,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     let e = evaluate(&model, &cache, index.as_ref(), opts)
         .map_err(crate::generate::with_flags)
         .with_context(|| format!("evaluating {} on {}", model.name, a.data.display()))?;
-    let (val, samples, corpus) = (&e.validation, &e.samples, &e.corpus);
+    let (val, corpus) = (&e.validation, &e.corpus);
     let mut table = String::new();
     let _ = writeln!(
         table,
@@ -90,52 +92,64 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         longest_copied.map_or("not checked (--index none)".to_string(), |r| format!("{r} notes")),
     );
     if let Some(dir) = &a.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        for (i, s) in samples.iter().enumerate() {
-            let path = dir.join(format!("sample-{}.mid", a.seed + i as u64));
-            s.write_midi(&path)
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-        let write = |name: &str, text: &str| -> anyhow::Result<()> {
-            let path = dir.join(name);
-            lofi_core::write_atomic(&path, text.as_bytes())
-                .with_context(|| format!("writing {}", path.display()))
-        };
-        // Pictures: pitch-class shares of both sets, piano rolls of the
-        // first two pieces, and the run's loss curve when it has one.
-        crate::plots::pitch_classes(
-            &pitch_class_shares(samples),
-            &pitch_class_shares(corpus),
-            &dir.join("pitch-classes.png"),
-            &format!(
-                "Pitch classes: {} pieces of {} vs the corpus",
-                a.samples, model.name
-            ),
-        )?;
-        for (i, s) in samples.iter().take(2).enumerate() {
-            let seed = a.seed + i as u64;
-            crate::plots::piano_roll(
-                s,
-                &dir.join(format!("piano-roll-{seed}.png")),
-                &format!("Piano roll: {}, seed {seed}", model.name),
-            )?;
-        }
-        if let Ok(state) = lofi_model::RunDir::new(&a.model).state() {
-            if !state.rows.is_empty() {
-                crate::plots::loss_curve(
-                    &state.rows,
-                    &dir.join("loss.png"),
-                    &format!("Loss per epoch: {}", model.name),
-                )?;
-            }
-        }
-        write("report.md", &md)?;
-        write("report.json", &serde_json::to_string_pretty(&report)?)?;
+        write_outputs(dir, &a, &model.name, &e, &md, &report)?;
     }
     if a.json {
         println!("{report}");
     } else {
         print!("{md}");
     }
+    Ok(())
+}
+
+/// `--out DIR`: the samples' MIDI, the pictures (pitch-class shares of both
+/// sets, piano rolls of the first two pieces, the run's loss curve when it
+/// has one), report.md and report.json.
+fn write_outputs(
+    dir: &Path,
+    a: &EvalArgs,
+    name: &str,
+    e: &Evaluation,
+    md: &str,
+    report: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let (samples, corpus) = (&e.samples, &e.corpus);
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (i, s) in samples.iter().enumerate() {
+        let path = dir.join(format!("sample-{}.mid", a.seed + i as u64));
+        s.write_midi(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let write = |name: &str, text: &str| -> anyhow::Result<()> {
+        let path = dir.join(name);
+        lofi_core::write_atomic(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+    };
+    // Pictures: pitch-class shares of both sets, piano rolls of the
+    // first two pieces, and the run's loss curve when it has one.
+    crate::plots::pitch_classes(
+        &pitch_class_shares(samples),
+        &pitch_class_shares(corpus),
+        &dir.join("pitch-classes.png"),
+        &format!("Pitch classes: {} pieces of {} vs the corpus", a.samples, name),
+    )?;
+    for (i, s) in samples.iter().take(2).enumerate() {
+        let seed = a.seed + i as u64;
+        crate::plots::piano_roll(
+            s,
+            &dir.join(format!("piano-roll-{seed}.png")),
+            &format!("Piano roll: {}, seed {seed}", name),
+        )?;
+    }
+    if let Ok(state) = lofi_model::RunDir::new(&a.model).state() {
+        if !state.rows.is_empty() {
+            crate::plots::loss_curve(
+                &state.rows,
+                &dir.join("loss.png"),
+                &format!("Loss per epoch: {}", name),
+            )?;
+        }
+    }
+    write("report.md", &md)?;
+    write("report.json", &serde_json::to_string_pretty(&report)?)?;
     Ok(())
 }

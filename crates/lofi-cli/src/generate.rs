@@ -120,9 +120,13 @@ fn print_summary(s: &GenerateSummary) {
     println!(
         "wrote {} ({} notes, {}{:.0} BPM) in {:.2} s: {} tokens, {:.0} tokens/s, {}",
         s.midi,
-        s.notes,
-        s.key.as_ref().map(|k| format!("{k}, ")).unwrap_or_default(),
-        s.bpm,
+        s.sample.notes,
+        s.sample
+            .key
+            .as_ref()
+            .map(|k| format!("{k}, "))
+            .unwrap_or_default(),
+        s.sample.bpm,
         s.generate_seconds,
         s.tokens,
         s.tokens_per_s,
@@ -130,15 +134,16 @@ fn print_summary(s: &GenerateSummary) {
     );
     println!(
         "  rest ratio {:.3}, pitch-class entropy {:.2} bits, longest copied run {}",
-        s.rest_ratio,
-        s.pitch_class_entropy,
-        s.longest_copied_run
+        s.sample.rest_ratio,
+        s.sample.pitch_class_entropy,
+        s.sample
+            .longest_copied_run
             .map_or("not checked".to_string(), |r| format!("{r} notes")),
     );
     if let Some(t) = &s.track {
         println!(
             "  track       {} ({:.1} s at {:.0} BPM, {:.1} LUFS) in {:.2} s",
-            t.track_wav, t.duration_s, s.bpm, t.lufs, t.render_seconds,
+            t.track_wav, t.duration_s, s.sample.bpm, t.lufs, t.render_seconds,
         );
         println!("  arrangement {}", t.track_midi);
         println!("  drums       {}", t.drums.line());

@@ -16,7 +16,6 @@ use std::borrow::Cow;
 
 use lofi_arrange::{DrumPattern, BAR, STEP};
 use lofi_core::Seed;
-use lofi_model::stepper;
 use lofi_tokens::{drum_class, Token, TokenizerConfig, BOS, EOS, PAD};
 
 use crate::draw::{draw, Rules};
@@ -172,7 +171,7 @@ pub fn learn_grooves(model: &Model, opts: &GrooveOptions) -> Result<Grooves, Gen
     let vocab = model.spec.model.vocab_size;
     let allowed = |t: Token| usize::from(t) < vocab && t != PAD && t != BOS && t != EOS;
     let never_rest = |_: Token| false;
-    let mut step = stepper(&model.model, &model.spec.model)?;
+    let mut step = model.stepper(false)?;
     let sampler_options = SamplerOptions {
         temperature: opts.temperature,
         key_bias: 0.0,

@@ -103,6 +103,16 @@ impl Model {
         })
     }
 
+    /// The model stepped one token at a time: carrying its state (or KV
+    /// cache), or with `naive`, re-reading its whole window per token.
+    pub fn stepper(&self, naive: bool) -> Result<Box<dyn Stepper>, GenError> {
+        Ok(if naive {
+            Box::new(WindowStepper::new(self.model.clone(), &self.spec.model))
+        } else {
+            stepper(&self.model, &self.spec.model)?
+        })
+    }
+
     pub fn tokenizer(&self) -> Result<Box<dyn Tokenizer>, GenError> {
         self.spec.tokenizer.build().map_err(|e| GenError::Model {
             model: self.name.clone(),
@@ -314,6 +324,70 @@ fn notes_of(tokenizer: &dyn Tokenizer, tokens: &[Token]) -> Vec<Note> {
     notes
 }
 
+/// The sampler's key bias: pitches outside the key of the piece's first 64
+/// notes (the prompt's first) lose `amount` of log-odds, once there are 16.
+struct KeyBias {
+    /// The pitch each token starts, if any.
+    pitch_of: Vec<Option<u8>>,
+    amount: f64,
+}
+
+impl KeyBias {
+    fn new(tokenizer: &dyn Tokenizer, amount: f64) -> Self {
+        let pitch_of = tokenizer
+            .vocab()
+            .names()
+            .iter()
+            .map(|n| {
+                n.strip_prefix("Pitch_")
+                    .or_else(|| n.strip_prefix("Note_"))
+                    .and_then(|p| p.parse().ok())
+            })
+            .collect();
+        Self { pitch_of, amount }
+    }
+
+    /// The bias per token id for the notes so far (empty: none).
+    fn of(&self, notes: &[Note]) -> Vec<f32> {
+        let recent = &notes[..notes.len().min(64)];
+        if self.amount == 0.0 || recent.len() < 16 {
+            return Vec::new();
+        }
+        let Some(k) = Key::estimate_notes(recent) else {
+            return Vec::new();
+        };
+        self.pitch_of
+            .iter()
+            .map(|p| match p {
+                Some(p) if !k.contains(*p) => -(self.amount as f32),
+                _ => 0.0,
+            })
+            .collect()
+    }
+}
+
+/// What the guards say of a drawn piece.
+enum Verdict {
+    /// Kept, with its longest copied run (`None` without an index).
+    Accept(Option<usize>),
+    /// One onset repeats this many times in a row: "one note forever".
+    Stuck(usize),
+    /// It copies this many consecutive notes of a training song.
+    Copied(usize),
+}
+
+fn judge(score: &Score, index: Option<&NoveltyIndex>, opts: &GenerateOptions) -> Verdict {
+    let onset_run = score.longest_onset_run();
+    if onset_run > opts.max_onset_run {
+        return Verdict::Stuck(onset_run);
+    }
+    let copied = index.map(|ix| ix.longest_copied_run(score));
+    match copied {
+        Some(run) if run > opts.max_copied_run => Verdict::Copied(run),
+        _ => Verdict::Accept(copied),
+    }
+}
+
 /// Generates `opts.notes` notes with `model`, continuing `prompt`, and
 /// checks them against `index`.
 pub fn generate(
@@ -326,11 +400,7 @@ pub fn generate(
     let tokenizer = model.tokenizer()?;
     let tokenizer = tokenizer.as_ref();
     let start = Instant::now();
-    let mut stepper: Box<dyn Stepper> = if opts.naive {
-        Box::new(WindowStepper::new(model.model.clone(), &model.spec.model))
-    } else {
-        stepper(&model.model, &model.spec.model)?
-    };
+    let mut stepper = model.stepper(opts.naive)?;
     let prompt_tokens: &[Token] = prompt.map_or(&[], |p| &p.tokens);
     // What the prompt decodes to, before anything is drawn.
     let prompt_decoded = notes_of(tokenizer, prompt_tokens);
@@ -343,38 +413,9 @@ pub fn generate(
         is_rest: &is_rest,
         budget: opts.notes * 24 + 1024,
     };
-    // The pitch each token starts, for the key bias.
-    let pitch_of: Vec<Option<u8>> = tokenizer
-        .vocab()
-        .names()
-        .iter()
-        .map(|n| {
-            n.strip_prefix("Pitch_")
-                .or_else(|| n.strip_prefix("Note_"))
-                .and_then(|p| p.parse().ok())
-        })
-        .collect();
-    let key_bias = |notes: &[Note]| -> Vec<f32> {
-        // The key of the first 64 notes (the prompt's first), once there are 16.
-        let recent = &notes[..notes.len().min(64)];
-        if opts.sampler.key_bias == 0.0 || recent.len() < 16 {
-            return Vec::new();
-        }
-        let mut s = Score::new(lofi_tokens::DECODE_TICKS_PER_BEAT);
-        let mut part = Part::new("", Program::saturating(0), false);
-        part.notes = recent.to_vec();
-        s.parts.push(part);
-        let Some(k) = Key::estimate(&s) else {
-            return Vec::new();
-        };
-        pitch_of
-            .iter()
-            .map(|p| match p {
-                Some(p) if !k.contains(*p) => -(opts.sampler.key_bias as f32),
-                _ => 0.0,
-            })
-            .collect()
-    };
+    let key_bias = KeyBias::new(tokenizer, opts.sampler.key_bias);
+    let key_bias = |notes: &[Note]| key_bias.of(notes);
+    let bpm = tempo::decide(opts.bpm, prompt.and_then(|p| p.bpm), Seed(opts.seed));
     let mut worst = 0;
     let mut worst_onset = 0;
     for attempt in 0..opts.attempts {
@@ -407,25 +448,22 @@ pub fn generate(
                 wanted: opts.notes,
             });
         }
-        let (score, found_key, shift) = shape(&notes[prompt_notes..prompt_notes + opts.notes], key);
-        let bpm = tempo::decide(opts.bpm, prompt.and_then(|p| p.bpm), Seed(opts.seed));
-        let mut score = score;
+        let (mut score, found_key, shift) = shape(&notes[prompt_notes..prompt_notes + opts.notes], key);
         score.tempos = vec![TempoChange {
             tick: 0,
             micros_per_beat: (60_000_000.0 / bpm).round() as u32,
         }];
-        let onset_run = score.longest_onset_run();
-        if onset_run > opts.max_onset_run {
-            worst_onset = worst_onset.max(onset_run);
-            continue;
-        }
-        let copied = index.map(|ix| ix.longest_copied_run(&score));
-        if let Some(run) = copied {
-            worst = worst.max(run);
-            if run > opts.max_copied_run {
+        let copied = match judge(&score, index, opts) {
+            Verdict::Accept(copied) => copied,
+            Verdict::Stuck(run) => {
+                worst_onset = worst_onset.max(run);
                 continue;
             }
-        }
+            Verdict::Copied(run) => {
+                worst = worst.max(run);
+                continue;
+            }
+        };
         return Ok(Generated {
             score,
             tokens: drawn,

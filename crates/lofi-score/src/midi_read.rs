@@ -50,106 +50,18 @@ impl Score {
             parts: Vec::new(),
         };
         let mut open: Vec<Vec<Open>> = vec![Vec::new(); 16 * 128];
-        for (track_index, track) in smf.tracks.iter().enumerate() {
-            let mut tick: u64 = 0;
-            let mut name: Option<String> = None;
-            let mut program = [0u8; 16];
-            // Parts of this track, keyed by (channel, program).
-            let mut parts: Vec<(u8, u8, Vec<Note>)> = Vec::new();
-            let close = |parts: &mut Vec<(u8, u8, Vec<Note>)>, ch: u8, prog: u8, note: Note| match parts
-                .iter_mut()
-                .find(|p| p.0 == ch && p.1 == prog)
-            {
-                Some(p) => p.2.push(note),
-                None => parts.push((ch, prog, vec![note])),
-            };
+        for (index, track) in smf.tracks.iter().enumerate() {
+            let mut t = TrackReader::default();
             for event in track {
-                tick += u64::from(event.delta.as_int());
-                let now = u32::try_from(tick).map_err(|_| ScoreError::TimeOverflow {
-                    track: track_index,
-                    ticks: tick,
+                t.tick += u64::from(event.delta.as_int());
+                let now = u32::try_from(t.tick).map_err(|_| ScoreError::TimeOverflow {
+                    track: index,
+                    ticks: t.tick,
                 })?;
-                match event.kind {
-                    TrackEventKind::Midi { channel, message } => {
-                        let ch = channel.as_int();
-                        match message {
-                            MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
-                                open[usize::from(ch) * 128 + usize::from(key.as_int())]
-                                    .push((now, vel.as_int()));
-                            }
-                            MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
-                                let slot = &mut open[usize::from(ch) * 128 + usize::from(key.as_int())];
-                                if !slot.is_empty() {
-                                    let (onset, vel) = slot.remove(0);
-                                    let note = make_note(onset, now, key.as_int(), vel);
-                                    close(&mut parts, ch, program[usize::from(ch)], note);
-                                }
-                            }
-                            MidiMessage::ProgramChange { program: p } => {
-                                program[usize::from(ch)] = p.as_int();
-                            }
-                            _ => {}
-                        }
-                    }
-                    TrackEventKind::Meta(MetaMessage::TrackName(raw)) if name.is_none() => {
-                        let text = String::from_utf8_lossy(raw).trim().to_string();
-                        if !text.is_empty() {
-                            name = Some(text);
-                        }
-                    }
-                    TrackEventKind::Meta(MetaMessage::Tempo(t)) if !smpte => {
-                        score.tempos.push(TempoChange {
-                            tick: now,
-                            micros_per_beat: t.as_int().max(1),
-                        });
-                    }
-                    // A denominator of 2^7 or more cannot be a real note value.
-                    TrackEventKind::Meta(MetaMessage::TimeSignature(num, pow, _, _))
-                        if pow < 7 && num > 0 =>
-                    {
-                        score.time_signatures.push(TimeSignature {
-                            tick: now,
-                            numerator: num,
-                            denominator: 1 << pow,
-                        });
-                    }
-                    _ => {}
-                }
+                t.event(event.kind, now, &mut open, &mut score, smpte);
             }
-            // Close notes never released at the end of their track.
-            let end = u32::try_from(tick).unwrap_or(u32::MAX);
-            for (index, slot) in open.iter_mut().enumerate() {
-                let ch = (index / 128) as u8;
-                for (onset, vel) in slot.drain(..) {
-                    let note = make_note(onset, end, (index % 128) as u8, vel);
-                    close(&mut parts, ch, program[usize::from(ch)], note);
-                }
-            }
-            let multi = parts.len() > 1;
-            for (ch, prog, notes) in parts {
-                let is_drum = ch == 9;
-                let base = name.clone().unwrap_or_else(|| {
-                    if is_drum {
-                        "Drums".to_string()
-                    } else {
-                        format!("Track {track_index}")
-                    }
-                });
-                let name = if multi {
-                    format!("{base} (ch {} prog {prog})", ch + 1)
-                } else {
-                    base
-                };
-                let mut part = Part {
-                    name,
-                    program: Program::new(prog).unwrap_or(Program::saturating(0)),
-                    is_drum,
-                    channel: ch,
-                    notes,
-                };
-                part.sort();
-                score.parts.push(part);
-            }
+            t.close_all(&mut open);
+            score.parts.extend(t.into_parts(index));
         }
         if smpte || score.tempos.is_empty() {
             score.tempos = vec![TempoChange {
@@ -170,6 +82,125 @@ impl Score {
             });
         }
         Ok(score)
+    }
+}
+
+/// One track being read: its running time, name, programs per channel,
+/// and the notes closed so far, keyed by (channel, program).
+#[derive(Default)]
+struct TrackReader {
+    tick: u64,
+    name: Option<String>,
+    program: [u8; 16],
+    parts: Vec<(u8, u8, Vec<Note>)>,
+}
+
+impl TrackReader {
+    fn close(&mut self, ch: u8, note: Note) {
+        let prog = self.program[usize::from(ch)];
+        match self.parts.iter_mut().find(|p| p.0 == ch && p.1 == prog) {
+            Some(p) => p.2.push(note),
+            None => self.parts.push((ch, prog, vec![note])),
+        }
+    }
+
+    /// One event at tick `now`: notes open and close in `open` (per
+    /// channel and key, first on first off); tempo and meter go to `score`.
+    fn event(
+        &mut self,
+        kind: TrackEventKind<'_>,
+        now: u32,
+        open: &mut [Vec<Open>],
+        score: &mut Score,
+        smpte: bool,
+    ) {
+        match kind {
+            TrackEventKind::Midi { channel, message } => {
+                let ch = channel.as_int();
+                match message {
+                    MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                        open[usize::from(ch) * 128 + usize::from(key.as_int())].push((now, vel.as_int()));
+                    }
+                    MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
+                        let slot = &mut open[usize::from(ch) * 128 + usize::from(key.as_int())];
+                        if !slot.is_empty() {
+                            let (onset, vel) = slot.remove(0);
+                            self.close(ch, make_note(onset, now, key.as_int(), vel));
+                        }
+                    }
+                    MidiMessage::ProgramChange { program: p } => {
+                        self.program[usize::from(ch)] = p.as_int();
+                    }
+                    _ => {}
+                }
+            }
+            TrackEventKind::Meta(MetaMessage::TrackName(raw)) if self.name.is_none() => {
+                let text = String::from_utf8_lossy(raw).trim().to_string();
+                if !text.is_empty() {
+                    self.name = Some(text);
+                }
+            }
+            TrackEventKind::Meta(MetaMessage::Tempo(t)) if !smpte => {
+                score.tempos.push(TempoChange {
+                    tick: now,
+                    micros_per_beat: t.as_int().max(1),
+                });
+            }
+            // A denominator of 2^7 or more cannot be a real note value.
+            TrackEventKind::Meta(MetaMessage::TimeSignature(num, pow, _, _)) if pow < 7 && num > 0 => {
+                score.time_signatures.push(TimeSignature {
+                    tick: now,
+                    numerator: num,
+                    denominator: 1 << pow,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Closes the notes never released, at the end of the track.
+    fn close_all(&mut self, open: &mut [Vec<Open>]) {
+        let end = u32::try_from(self.tick).unwrap_or(u32::MAX);
+        for (index, slot) in open.iter_mut().enumerate() {
+            let ch = (index / 128) as u8;
+            for (onset, vel) in slot.drain(..) {
+                self.close(ch, make_note(onset, end, (index % 128) as u8, vel));
+            }
+        }
+    }
+
+    /// The track's parts: one per (channel, program), named after the
+    /// track (with channel and program when it holds several).
+    fn into_parts(self, track_index: usize) -> Vec<Part> {
+        let multi = self.parts.len() > 1;
+        let track_name = self.name;
+        self.parts
+            .into_iter()
+            .map(|(ch, prog, notes)| {
+                let is_drum = ch == 9;
+                let base = track_name.clone().unwrap_or_else(|| {
+                    if is_drum {
+                        "Drums".to_string()
+                    } else {
+                        format!("Track {track_index}")
+                    }
+                });
+                let name = if multi {
+                    format!("{base} (ch {} prog {prog})", ch + 1)
+                } else {
+                    base
+                };
+                let mut part = Part {
+                    name,
+                    program: Program::new(prog).unwrap_or(Program::saturating(0)),
+                    is_drum,
+                    channel: ch,
+                    notes,
+                };
+                part.sort();
+                part
+            })
+            .collect()
     }
 }
 

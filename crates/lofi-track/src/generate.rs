@@ -41,20 +41,16 @@ pub struct TrackSummary {
     pub chords: ChordsSummary,
 }
 
-/// What `lofi generate --json` prints. One `bpm`: sample and track share it.
+/// What `lofi generate --json` prints. One `bpm` (in the sample's
+/// figures): sample and track share it.
 #[derive(Clone, Debug, Serialize)]
 pub struct GenerateSummary {
     pub midi: String,
-    pub notes: usize,
     pub seed: u64,
     pub model: String,
     pub model_hash: String,
-    pub rest_ratio: f64,
-    pub pitch_class_entropy: f64,
-    pub longest_onset_run: usize,
-    pub longest_copied_run: Option<usize>,
-    pub key: Option<String>,
-    pub bpm: f64,
+    #[serde(flatten)]
+    pub sample: SampleMetrics,
     pub tokens: usize,
     pub attempts: usize,
     pub stepper: &'static str,
@@ -123,6 +119,7 @@ pub fn generate(job: &GenerateJob<'_>) -> Result<GenerateSummary, TrackError> {
         source,
     })?;
     let generation = report(job, &g);
+    let generation_metrics = generation.sample_metrics.clone();
     let (manifest, track) = match job.track {
         Some(maker) => {
             let made = maker.make_at(&g.score, seed, bpm)?;
@@ -163,21 +160,15 @@ pub fn generate(job: &GenerateJob<'_>) -> Result<GenerateSummary, TrackError> {
     };
     Ok(GenerateSummary {
         midi: sample.display().to_string(),
-        notes: g.score.note_count(),
         seed: seed.0,
         model: job.model.name.clone(),
         model_hash: job.model.hash.clone(),
-        rest_ratio: g.score.rest_ratio(),
-        pitch_class_entropy: g.score.pitch_class_entropy(),
-        longest_onset_run: g.score.longest_onset_run(),
-        longest_copied_run: g.longest_copied_run,
-        key: g.key.map(|k| k.to_string()),
-        bpm: g.bpm,
         tokens: g.tokens,
         attempts: g.attempts,
         stepper: g.stepper,
         generate_seconds: g.seconds,
         tokens_per_s: g.tokens as f64 / g.seconds.max(1e-9),
+        sample: generation_metrics,
         manifest,
         track,
     })
