@@ -149,7 +149,7 @@ fn write_outputs(
             )?;
         }
     }
-    write("report.md", &md)?;
+    write("report.md", md)?;
     write("report.json", &serde_json::to_string_pretty(&report)?)?;
     Ok(())
 }

@@ -127,6 +127,8 @@ mod tests {
             Seed(2).rng("a").next_u64(),
             // No ambiguity between purpose and index bytes.
             Seed(1).rng_at("a\u{1}", 0).next_u64(),
+            // A child seed's streams are not its parent's.
+            s.child("a", 0).rng("a").next_u64(),
         ];
         for i in 0..firsts.len() {
             for j in i + 1..firsts.len() {
