@@ -26,6 +26,7 @@ pub fn write_atomic_with(
     let file_name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    remove_stale_temps(dir);
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
         file_name.to_string_lossy(),
@@ -45,6 +46,42 @@ pub fn write_atomic_with(
     result
 }
 
+/// The process id in one of our temporary names (`.NAME.tmp-PID`).
+fn temp_owner(name: &str) -> Option<u32> {
+    let (stem, pid) = name.strip_prefix('.')?.rsplit_once(".tmp-")?;
+    if stem.is_empty() {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Removes temporary files of our own naming in `dir` whose process is
+/// gone: a write killed midway (`kill -9` during a render or training
+/// checkpoint) leaves one behind, up to tens of MB, and nothing else would
+/// ever remove it. Only where `/proc` tells which processes live (Linux);
+/// a live process's, or our own, are never touched. (Writers in another PID
+/// namespace sharing the folder would look dead: lofi does not share output
+/// folders across containers.)
+fn remove_stale_temps(dir: &Path) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let me = std::process::id();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_owner) else {
+            continue;
+        };
+        if pid != me && !proc.join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +99,29 @@ mod tests {
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
         write_atomic(&path, b"whole").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"whole");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_killed_writers_temp_file_goes_at_the_next_write_and_live_ones_stay() {
+        let dir = std::env::temp_dir().join(format!("lofi-core-stale-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // PIDs above the kernel's limit (2^22) never belong to a process.
+        let stale = dir.join(".track.wav.tmp-4194999");
+        let ours = dir.join(format!(".other.wav.tmp-{}", std::process::id()));
+        let foreign = dir.join("notes.tmp-4194999");
+        for f in [&stale, &ours, &foreign] {
+            std::fs::write(f, b"x").unwrap();
+        }
+        write_atomic(&dir.join("a.json"), b"{}").unwrap();
+        if Path::new("/proc/self").exists() {
+            assert!(!stale.exists(), "a dead writer's temp file is removed");
+        }
+        assert!(ours.exists(), "this process's other writes are left alone");
+        assert!(foreign.exists(), "files of other naming are left alone");
+        assert_eq!(temp_owner(".x.tmp-12"), Some(12));
+        assert_eq!(temp_owner(".tmp-12"), None);
+        assert_eq!(temp_owner(".x.tmp-abc"), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
