@@ -32,6 +32,9 @@ pub const TICKS_PER_BEAT: u16 = 480;
 pub const STEP: u32 = 120;
 /// Ticks of one 4/4 bar.
 pub const BAR: u32 = 1920;
+/// Swing, percent: 50 is straight, 66 a triplet feel, 75 the most that still
+/// reads as swing (a preset's swing is held to it too).
+pub const SWING_PERCENT: (f64, f64) = (50.0, 75.0);
 
 /// How to arrange.
 #[derive(Clone, Debug, PartialEq)]
@@ -94,14 +97,14 @@ impl ArrangeOptions {
             })
         };
         if let Some(bpm) = self.bpm {
-            if !(40.0..=200.0).contains(&bpm) {
+            if !(lofi_score::tempo::RANGE.0..=lofi_score::tempo::RANGE.1).contains(&bpm) {
                 return bad("bpm", bpm, "40 to 200");
             }
         }
         if !(0.05..=60.0).contains(&self.minutes) {
             return bad("minutes", self.minutes, "0.05 to 60");
         }
-        if !(50.0..=75.0).contains(&self.swing) {
+        if !(SWING_PERCENT.0..=SWING_PERCENT.1).contains(&self.swing) {
             return bad("swing", self.swing, "50 to 75 percent");
         }
         let (lo, hi) = self.kick_late_ms;

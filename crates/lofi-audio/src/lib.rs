@@ -30,7 +30,7 @@ pub use preset::{
     AmbienceSettings, BassSettings, DrumSettings, KeysSettings, MasterSettings, Preset, SidechainSettings,
     BUILTIN_PRESETS,
 };
-pub use render::{render, RenderOptions, Track};
+pub use render::{check_sample_rate, render, RenderOptions, Track, SAMPLE_RATES};
 pub use rustysynth::SoundFont;
 pub use wav::{write_wav, write_wav_to, WavFormat};
 

@@ -246,7 +246,13 @@ impl Preset {
                 "500 to 20000 Hz",
             ),
             ("drums.drive", self.drums.drive, 1.0, 10.0, "1 to 10"),
-            ("drums.swing", self.drums.swing, 50.0, 75.0, "50 to 75 percent"),
+            (
+                "drums.swing",
+                self.drums.swing,
+                lofi_arrange::SWING_PERCENT.0,
+                lofi_arrange::SWING_PERCENT.1,
+                "50 to 75 percent",
+            ),
             (
                 "sidechain.depth_db",
                 self.sidechain.depth_db,

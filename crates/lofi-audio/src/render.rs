@@ -44,15 +44,25 @@ pub struct RenderOptions {
     pub stems: bool,
 }
 
+/// Sample rates a track is rendered at.
+pub const SAMPLE_RATES: [u32; 2] = [44_100, 48_000];
+
+/// Refuses a sample rate outside [`SAMPLE_RATES`].
+pub fn check_sample_rate(rate: u32) -> Result<(), AudioError> {
+    if SAMPLE_RATES.contains(&rate) {
+        Ok(())
+    } else {
+        Err(AudioError::Setting {
+            name: "sample_rate",
+            value: rate.to_string(),
+            allowed: "44100 or 48000",
+        })
+    }
+}
+
 impl RenderOptions {
     pub fn validate(&self) -> Result<(), AudioError> {
-        if ![44_100, 48_000].contains(&self.sample_rate) {
-            return Err(AudioError::Setting {
-                name: "sample_rate",
-                value: self.sample_rate.to_string(),
-                allowed: "44100 or 48000",
-            });
-        }
+        check_sample_rate(self.sample_rate)?;
         if !(1..=65_536).contains(&self.block) {
             return Err(AudioError::Setting {
                 name: "block",

@@ -13,16 +13,17 @@ use crate::args::EvalArgs;
 use crate::generate::load_index;
 
 pub fn run(a: EvalArgs) -> anyhow::Result<()> {
-    let model = Model::load(&a.model)?;
-    let cache = Cache::read(&a.data, None).with_context(|| format!("reading {}", a.data.display()))?;
-    let index = load_index(&a.index)?;
     let opts = EvalOptions {
         samples: a.samples,
         notes: a.notes,
         seed: a.seed,
     };
+    opts.validate().map_err(crate::flags::gen)?;
+    let model = Model::load(&a.model)?;
+    let cache = Cache::read(&a.data, None).with_context(|| format!("reading {}", a.data.display()))?;
+    let index = load_index(&a.index)?;
     let e = evaluate(&model, &cache, index.as_ref(), opts)
-        .map_err(crate::generate::with_flags)
+        .map_err(crate::flags::gen)
         .with_context(|| format!("evaluating {} on {}", model.name, a.data.display()))?;
     let (val, corpus) = (&e.validation, &e.corpus);
     let mut table = String::new();

@@ -5,15 +5,14 @@
 use std::path::Path;
 
 use anyhow::Context;
-use lofi_gen::{
-    CorpusFigures, GenError, GenerateOptions, Model, NoveltyIndex, Prompt, SamplerOptions, DEFAULT_INDEX,
-};
+use lofi_gen::{CorpusFigures, GenerateOptions, Model, NoveltyIndex, Prompt, SamplerOptions, DEFAULT_INDEX};
 use lofi_tokens::Cache;
 use lofi_track::generate::fresh_dir;
 use lofi_track::{GenerateJob, GenerateSummary, TrackMaker};
 use serde_json::json;
 
 use crate::args::{GenerateArgs, IndexArgs};
+use crate::flags;
 
 fn options(a: &GenerateArgs) -> GenerateOptions {
     GenerateOptions {
@@ -52,29 +51,14 @@ pub fn load_index(spec: &str) -> anyhow::Result<Option<NoveltyIndex>> {
     })
 }
 
-/// A generation error in the command line's words: the library names its
-/// options (`max_copied_run`), the user typed flags (`--max-copied-run`),
-/// and some errors have flags that help.
-pub fn with_flags(e: GenError) -> anyhow::Error {
-    match e {
-        GenError::Option { name, value, allowed } => {
-            anyhow::anyhow!("--{} {value} is out of range ({allowed})", name.replace('_', "-"))
-        }
-        e @ (GenError::Copied { .. } | GenError::Stuck { .. }) => {
-            anyhow::anyhow!("{e}; try another --seed or a higher --temperature")
-        }
-        other => other.into(),
-    }
-}
-
 pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
     let options = options(&a);
-    options.check().map_err(with_flags)?;
+    options.check().map_err(flags::gen)?;
     // Check the track options before any work, so a typo costs nothing.
     let maker = if a.no_track {
         None
     } else {
-        Some(TrackMaker::new(a.track.settings(a.bpm))?)
+        Some(TrackMaker::new(a.track.settings(a.bpm)).map_err(flags::track)?)
     };
     let model = Model::load(&a.model)?;
     let tokenizer = model.tokenizer()?;
@@ -101,19 +85,11 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
         track: maker.as_ref(),
         out,
     };
-    let summary = lofi_track::generate(&job).map_err(|e| match e {
-        lofi_track::TrackError::Gen(g) => with_flags(g),
-        other => other.into(),
-    })?;
+    let summary = lofi_track::generate(&job).map_err(flags::track)?;
     if let Some(t) = &summary.track {
         crate::render::warn_drums(&t.drums);
     }
-    if a.json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        print_summary(&summary);
-    }
-    Ok(())
+    flags::print(a.json, &summary, print_summary)
 }
 
 fn print_summary(s: &GenerateSummary) {

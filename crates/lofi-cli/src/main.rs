@@ -4,6 +4,7 @@
 
 mod args;
 mod eval;
+mod flags;
 mod generate;
 mod ingest;
 mod inspect;

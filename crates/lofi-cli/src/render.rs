@@ -5,6 +5,7 @@ use anyhow::Context;
 use lofi_track::{render_file, DrumsReport, RenderSummary, Seed, TrackMaker};
 
 use crate::args::RenderArgs;
+use crate::flags;
 
 /// Prints the fallback warning when learned grooves could not be used.
 pub fn warn_drums(drums: &DrumsReport) {
@@ -14,16 +15,12 @@ pub fn warn_drums(drums: &DrumsReport) {
 }
 
 pub fn run(a: RenderArgs) -> anyhow::Result<()> {
-    let maker = TrackMaker::new(a.track.settings(a.bpm))?;
+    let maker = TrackMaker::new(a.track.settings(a.bpm)).map_err(flags::track)?;
     let summary = render_file(&maker, &a.input, &a.out, Seed(a.seed))
+        .map_err(flags::track)
         .with_context(|| format!("rendering {}", a.input.display()))?;
     warn_drums(&summary.drums);
-    if a.json {
-        println!("{}", serde_json::to_string(&summary)?);
-    } else {
-        print_summary(&summary);
-    }
-    Ok(())
+    flags::print(a.json, &summary, print_summary)
 }
 
 fn print_summary(s: &RenderSummary) {

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lofi_model::{Arch, ModelConfig, ModelError, Progress, RunDir, RunSpec, RunState, TrainOptions};
+use lofi_model::{Arch, ModelConfig, Progress, RunDir, RunSpec, RunState, TrainOptions};
 use lofi_tokens::Cache;
 
 use crate::args::TrainArgs;
+use crate::flags;
 
 /// Splices the options of `lofi train --config FILE.toml` into the command
 /// line, before the options typed there (so those win: the `lofi` command
@@ -118,22 +119,6 @@ fn report(run_dir: &std::path::Path, state: &RunState, unigram: f64) -> anyhow::
     Ok(())
 }
 
-/// A training error in the command line's words: the library names its
-/// options (`rest_weight`), the user typed flags (`--rest-weight`), and
-/// some errors have a flag that helps.
-fn with_flags(e: ModelError) -> anyhow::Error {
-    match e {
-        ModelError::Option { name, value, allowed } => {
-            anyhow::anyhow!("--{} {value} is out of range ({allowed})", name.replace('_', "-"))
-        }
-        e @ ModelError::RunExists { .. } => {
-            anyhow::anyhow!("{e}; use --resume to continue it or another --out")
-        }
-        e @ ModelError::NotFinite { .. } => anyhow::anyhow!("{e}; try a lower --lr"),
-        other => other.into(),
-    }
-}
-
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let bar = bar();
     if let Some(run_dir) = a.resume {
@@ -141,7 +126,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             .spec()
             .with_context(|| format!("reading run {}", run_dir.display()))?;
         let cache = Cache::read(&spec.data, Some(&spec.tokenizer))?;
-        let state = lofi_model::resume(&run_dir, &cache, &mut on_progress(&bar)).map_err(with_flags)?;
+        let state = lofi_model::resume(&run_dir, &cache, &mut on_progress(&bar)).map_err(flags::train)?;
         bar.finish_and_clear();
         report(
             &run_dir,
@@ -220,13 +205,13 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         },
         data: data.clone(),
     };
-    spec.train.validate().map_err(with_flags)?;
+    spec.train.validate().map_err(flags::train)?;
     let init = init.as_ref().map(|(_, weights, source)| lofi_model::Init {
         weights,
         source: source.clone(),
     });
     let state = lofi_model::start(&out, spec, &cache, init.as_ref(), &mut on_progress(&bar))
-        .map_err(with_flags)
+        .map_err(flags::train)
         .with_context(|| format!("training in {}", out.display()))?;
     bar.finish_and_clear();
     report(&out, &state, lofi_model::unigram_loss(&cache, vocab))

@@ -19,10 +19,6 @@ use crate::hash::StableHasher;
 pub struct Seed(pub u64);
 
 impl Seed {
-    pub const fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
     /// The 64-bit value of stream `index` of `purpose` (for generators that
     /// take a plain integer seed, such as a burn device or a counter-based
     /// noise source). Distinct (seed, purpose, index) give unrelated values.
@@ -45,28 +41,10 @@ impl Seed {
     pub fn rng_at(self, purpose: &str, index: u64) -> Rng {
         Rng(Pcg64Mcg::seed_from_u64(self.derive(purpose, index)))
     }
-
-    /// A seed for a sub-task (one track of a station, one sample of an
-    /// evaluation), itself a full seed with streams of its own.
-    pub fn child(self, purpose: &str, index: u64) -> Seed {
-        Seed(self.derive(purpose, index))
-    }
-}
-
-impl From<u64> for Seed {
-    fn from(v: u64) -> Self {
-        Self(v)
-    }
-}
-
-impl std::fmt::Display for Seed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
 }
 
 /// A deterministic random stream (PCG-64 MCG), with the few draws lofi
-/// needs. It also implements [`RngCore`] for code written against it.
+/// needs.
 #[derive(Clone, Debug)]
 pub struct Rng(Pcg64Mcg);
 
@@ -100,18 +78,6 @@ impl Rng {
     }
 }
 
-impl RngCore for Rng {
-    fn next_u32(&mut self) -> u32 {
-        self.0.next_u32()
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        self.0.fill_bytes(dest)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,8 +93,6 @@ mod tests {
             Seed(2).rng("a").next_u64(),
             // No ambiguity between purpose and index bytes.
             Seed(1).rng_at("a\u{1}", 0).next_u64(),
-            // A child seed's streams are not its parent's.
-            s.child("a", 0).rng("a").next_u64(),
         ];
         for i in 0..firsts.len() {
             for j in i + 1..firsts.len() {

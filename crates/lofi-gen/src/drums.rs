@@ -16,7 +16,7 @@ use std::borrow::Cow;
 
 use lofi_arrange::{DrumPattern, BAR, STEP};
 use lofi_core::Seed;
-use lofi_tokens::{drum_class, Token, TokenizerConfig, BOS, EOS, PAD};
+use lofi_tokens::{drum_class, Token, TokenizerConfig};
 
 use crate::draw::{draw, Rules};
 use crate::error::GenError;
@@ -168,8 +168,6 @@ pub fn learn_grooves(model: &Model, opts: &GrooveOptions) -> Result<Grooves, Gen
         ));
     }
     let tokenizer = model.tokenizer()?;
-    let vocab = model.spec.model.vocab_size;
-    let allowed = |t: Token| usize::from(t) < vocab && t != PAD && t != BOS && t != EOS;
     let never_rest = |_: Token| false;
     let mut step = model.stepper(false)?;
     let sampler_options = SamplerOptions {
@@ -178,7 +176,7 @@ pub fn learn_grooves(model: &Model, opts: &GrooveOptions) -> Result<Grooves, Gen
         ..SamplerOptions::default()
     };
     let rules = Rules {
-        allowed: &allowed,
+        vocab: model.spec.model.vocab_size,
         is_rest: &never_rest,
         budget: opts.bars * 160 + 256,
     };
@@ -189,7 +187,7 @@ pub fn learn_grooves(model: &Model, opts: &GrooveOptions) -> Result<Grooves, Gen
             Seed(opts.seed).rng_at("drums/sample", attempt as u64),
         );
         let mut found = None;
-        let (_, drawn) = draw(step.as_mut(), &mut sampler, &[], &rules, |history, _| {
+        let drawn = draw(step.as_mut(), &mut sampler, &[], &rules, |history, _| {
             let mut bars = stretches_of(&tokenizer.decode(&history[1..]), "learned");
             bars.truncate(opts.bars * 16);
             found = pick(&bars).map(|(main, variation)| (main.clone(), variation.clone()));

@@ -53,6 +53,21 @@ pub fn pitch_class_shares(scores: &[Score]) -> [f64; 12] {
     h.map(|c| c / total)
 }
 
+impl EvalOptions {
+    /// Checks the options before anything is loaded.
+    pub fn validate(&self) -> Result<(), GenError> {
+        if (1..=1000).contains(&self.samples) {
+            Ok(())
+        } else {
+            Err(GenError::Option {
+                name: "samples",
+                value: self.samples.to_string(),
+                allowed: "1 to 1000",
+            })
+        }
+    }
+}
+
 /// Validates `model` on `cache`'s held-out songs and compares
 /// `opts.samples` generated pieces with the cache's songs, metric by metric.
 pub fn evaluate(
@@ -61,21 +76,8 @@ pub fn evaluate(
     index: Option<&NoveltyIndex>,
     opts: EvalOptions,
 ) -> Result<Evaluation, GenError> {
-    if !(1..=1000).contains(&opts.samples) {
-        return Err(GenError::Option {
-            name: "samples",
-            value: opts.samples.to_string(),
-            allowed: "1 to 1000",
-        });
-    }
-    model
-        .spec
-        .tokenizer
-        .expect(&cache.tokenizer)
-        .map_err(|source| GenError::TokenizerMismatch {
-            what: "the evaluation cache".into(),
-            source,
-        })?;
+    opts.validate()?;
+    // Refuses a cache of another tokenizer.
     let validation = lofi_model::evaluate(&model.model, &model.spec, cache)?;
     let tokenizer = cache.tokenizer.build().map_err(lofi_model::ModelError::from)?;
     let corpus: Vec<Score> = cache

@@ -8,7 +8,7 @@ use lofi_core::stable_hash;
 use lofi_core::Seed;
 use lofi_model::{stepper, LofiModel, ModelError, RunDir, RunSpec, Stepper, WindowStepper, BEST};
 use lofi_score::{tempo, Note, Part, Program, Score, TempoChange};
-use lofi_tokens::{Cache, Split, Token, Tokenizer, BOS, EOS, PAD};
+use lofi_tokens::{Cache, Split, Token, Tokenizer};
 use serde::{Deserialize, Serialize};
 
 use crate::default::{DEFAULT_DRUMS_MODEL, DEFAULT_DRUMS_SPEC, DEFAULT_MODEL, DEFAULT_SPEC};
@@ -65,12 +65,21 @@ impl Model {
             model: name.clone(),
             source,
         };
-        let (spec, _) = run.spec_bytes().map_err(fail)?;
+        // The spec is checked before the weights are read, so a broken
+        // run.json is named as such even when no checkpoint exists yet.
+        let spec = run.spec_bytes().map_err(fail)?;
+        let parsed = Self::spec_of(&name, &spec)?;
         let weights = run.best_bytes().map_err(fail)?;
-        Self::from_bytes(&name, &spec, &weights)
+        Self::assemble(&name, &spec, parsed, &weights)
     }
 
     fn from_bytes(name: &str, spec: &[u8], weights: &[u8]) -> Result<Model, GenError> {
+        let parsed = Self::spec_of(name, spec)?;
+        Self::assemble(name, spec, parsed, weights)
+    }
+
+    /// Parses a run spec and checks that its model fits its tokenizer.
+    fn spec_of(name: &str, spec: &[u8]) -> Result<RunSpec, GenError> {
         let fail = |reason: String| GenError::Model {
             model: name.to_string(),
             reason,
@@ -90,6 +99,11 @@ impl Model {
                 parsed.tokenizer.describe()
             )));
         }
+        Ok(parsed)
+    }
+
+    /// The model of a checked spec with its weights.
+    fn assemble(name: &str, spec: &[u8], parsed: RunSpec, weights: &[u8]) -> Result<Model, GenError> {
         let model = lofi_model::load_bytes(&parsed.model, weights, Path::new(&format!("{name}/{BEST}")))
             .map_err(|source| GenError::Load {
                 model: name.to_string(),
@@ -405,11 +419,9 @@ pub fn generate(
     // What the prompt decodes to, before anything is drawn.
     let prompt_decoded = notes_of(tokenizer, prompt_tokens);
     let prompt_notes = prompt_decoded.len();
-    let vocab = model.spec.model.vocab_size;
-    let allowed = |t: Token| usize::from(t) < vocab && t != PAD && t != BOS && t != EOS;
     let is_rest = |t: Token| tokenizer.is_rest(t);
     let rules = Rules {
-        allowed: &allowed,
+        vocab: model.spec.model.vocab_size,
         is_rest: &is_rest,
         budget: opts.notes * 24 + 1024,
     };
@@ -425,7 +437,7 @@ pub fn generate(
         );
         let mut notes = prompt_decoded.clone();
         sampler.set_bias(&key_bias(&notes));
-        let (_, drawn) = draw(
+        let drawn = draw(
             stepper.as_mut(),
             &mut sampler,
             prompt_tokens,

@@ -112,25 +112,24 @@ impl RunDir {
         write_json(&self.path.join(SPEC), spec)
     }
 
-    /// The bytes of `run.json`, checked to be a run spec.
-    pub fn spec_bytes(&self) -> Result<(Vec<u8>, RunSpec), ModelError> {
+    /// The bytes of `run.json`, as they are (for a model's fingerprint).
+    pub fn spec_bytes(&self) -> Result<Vec<u8>, ModelError> {
         if !self.path.is_dir() {
             return Err(ModelError::NoRun {
                 path: self.path.clone(),
             });
         }
         let path = self.path.join(SPEC);
-        let bytes = std::fs::read(&path).map_err(|source| ModelError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let spec = serde_json::from_slice(&bytes).map_err(|source| ModelError::Json { path, source })?;
-        Ok((bytes, spec))
+        std::fs::read(&path).map_err(|source| ModelError::Io { path, source })
     }
 
     /// The run's spec.
     pub fn spec(&self) -> Result<RunSpec, ModelError> {
-        self.spec_bytes().map(|(_, spec)| spec)
+        let bytes = self.spec_bytes()?;
+        serde_json::from_slice(&bytes).map_err(|source| ModelError::Json {
+            path: self.path.join(SPEC),
+            source,
+        })
     }
 
     /// Where the run stands; a run with no state yet has done nothing.

@@ -6,12 +6,6 @@ use thiserror::Error;
 /// end can print the whole chain.
 #[derive(Debug, Error)]
 pub enum TrackError {
-    #[error("{name} = {value} is out of range ({allowed})")]
-    Setting {
-        name: &'static str,
-        value: String,
-        allowed: &'static str,
-    },
     #[error("preset {spec:?} is neither a built-in preset ({builtins}) nor a TOML file")]
     UnknownPreset { spec: String, builtins: String },
     #[error("{path}: the output must be a .wav file")]

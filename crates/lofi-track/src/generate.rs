@@ -9,7 +9,7 @@ use lofi_score::tempo;
 use serde::Serialize;
 
 use crate::error::TrackError;
-use crate::maker::TrackMaker;
+use crate::maker::{create_dir, TrackMaker};
 use crate::manifest::{ChordsSummary, GenerationReport, Manifest, SampleMetrics, Source};
 use crate::DrumsReport;
 
@@ -89,13 +89,6 @@ fn report(job: &GenerateJob<'_>, g: &Generated) -> GenerationReport {
         attempts: g.attempts,
         stepper: g.stepper,
     }
-}
-
-fn create_dir(dir: &Path) -> Result<(), TrackError> {
-    std::fs::create_dir_all(dir).map_err(|source| TrackError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })
 }
 
 /// Generates a sample with `job.model`, writes `sample.mid` into `job.out`

@@ -22,4 +22,4 @@ pub use lofi_core::Seed;
 pub use lofi_score::tempo;
 pub use maker::{render_file, Made, TrackMaker};
 pub use manifest::{ChordsSummary, GenerationReport, Manifest, RenderSummary, SampleMetrics, Source};
-pub use settings::{DrumSource, TrackSettings, BPM_RANGE, MINUTES_RANGE, SWING_RANGE};
+pub use settings::{DrumSource, TrackSettings};

@@ -80,11 +80,6 @@ impl TrackMaker {
         &self.settings
     }
 
-    /// The sound preset tracks are rendered with.
-    pub fn preset(&self) -> &Preset {
-        &self.preset
-    }
-
     /// Arranges and renders `score` in memory, at the tempo the rule gives
     /// ([`tempo::decide`]: the settings' `bpm`, else the score's own when
     /// it suits lofi, else one drawn from the seed).
@@ -188,7 +183,7 @@ pub(crate) fn check_wav(wav: &Path) -> Result<(), TrackError> {
     }
 }
 
-fn create_dir(dir: &Path) -> Result<(), TrackError> {
+pub(crate) fn create_dir(dir: &Path) -> Result<(), TrackError> {
     std::fs::create_dir_all(dir).map_err(|source| TrackError::Write {
         path: dir.to_path_buf(),
         source,

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use lofi_arrange::ChordColor;
+use lofi_arrange::{ArrangeOptions, ChordColor};
 use lofi_audio::{Layers, WavFormat};
 use serde::{Deserialize, Serialize};
 
@@ -95,54 +95,29 @@ impl Default for TrackSettings {
     }
 }
 
-/// Tempi a track may be set to, BPM.
-pub const BPM_RANGE: (f64, f64) = lofi_score::tempo::RANGE;
-/// Track lengths, minutes.
-pub const MINUTES_RANGE: (f64, f64) = (0.05, 60.0);
-/// Swing, percent.
-pub const SWING_RANGE: (f64, f64) = (50.0, 75.0);
-
 impl TrackSettings {
     /// Checks every value that needs no file, naming the first out of range
-    /// with what is allowed. Files (preset, SoundFont, drums model) are
-    /// checked when a [`crate::TrackMaker`] loads them.
+    /// with what is allowed, by the checks of the crates that use them (the
+    /// arranger's for length, tempo and swing; the audio crate's for rate
+    /// and bit depth), so a range is written once. Files (preset, SoundFont,
+    /// drums model) are checked when a [`crate::TrackMaker`] loads them.
     pub fn validate(&self) -> Result<(), TrackError> {
-        let range = |name: &'static str, v: f64, (lo, hi): (f64, f64), allowed: &'static str| {
-            if v.is_finite() && (lo..=hi).contains(&v) {
-                Ok(())
-            } else {
-                Err(TrackError::Setting {
-                    name,
-                    value: v.to_string(),
-                    allowed,
-                })
-            }
-        };
-        range("minutes", self.minutes, MINUTES_RANGE, "0.05 to 60")?;
-        if let Some(bpm) = self.bpm {
-            range("bpm", bpm, BPM_RANGE, "40 to 200")?;
+        let defaults = ArrangeOptions::default();
+        ArrangeOptions {
+            minutes: self.minutes,
+            bpm: self.bpm,
+            swing: self.swing.unwrap_or(defaults.swing),
+            ..defaults
         }
-        if let Some(swing) = self.swing {
-            range("swing", swing, SWING_RANGE, "50 to 75 percent")?;
-        }
+        .validate()?;
         self.format()?;
-        if ![44_100, 48_000].contains(&self.sample_rate) {
-            return Err(TrackError::Setting {
-                name: "sample_rate",
-                value: self.sample_rate.to_string(),
-                allowed: "44100 or 48000",
-            });
-        }
+        lofi_audio::check_sample_rate(self.sample_rate)?;
         Ok(())
     }
 
     /// The track's sample format.
     pub fn format(&self) -> Result<WavFormat, TrackError> {
-        WavFormat::from_bits(self.bits).map_err(|_| TrackError::Setting {
-            name: "bits",
-            value: self.bits.to_string(),
-            allowed: "16 or 24",
-        })
+        Ok(WavFormat::from_bits(self.bits)?)
     }
 }
 
