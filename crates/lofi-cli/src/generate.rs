@@ -64,7 +64,13 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
     let tokenizer = model.tokenizer()?;
     let index = load_index(&a.index)?;
     let prompt = match (&a.prompt, &a.prompt_cache) {
-        (Some(p), _) => Some(Prompt::from_midi(p, tokenizer.as_ref())?),
+        (Some(p), _) => {
+            let prompt = Prompt::from_midi(p, tokenizer.as_ref())?;
+            for w in &prompt.warnings {
+                eprintln!("warning: {}: {w}", p.display());
+            }
+            Some(prompt)
+        }
         (None, Some(c)) => {
             let cache =
                 Cache::read(c, None).with_context(|| format!("reading the prompt cache {}", c.display()))?;

@@ -123,6 +123,17 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
     for s in &summary.skipped {
         println!("  skipped {}: {}", s.file, s.reason);
     }
+    if summary.files_recovered > 0 {
+        println!(
+            "  {} file(s) read with recovery ({} warning(s); --strict refuses them):",
+            summary.files_recovered, summary.warnings
+        );
+        for r in &summary.recovered {
+            for w in &r.warnings {
+                println!("    {}: {w}", r.file);
+            }
+        }
+    }
     println!("  notes              {}", summary.notes);
     println!(
         "  tokens             {} ({} train songs / {} validation songs)",

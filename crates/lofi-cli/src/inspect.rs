@@ -10,7 +10,8 @@ use crate::args::InspectArgs;
 pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     let tokenizer = TokenizerConfig::by_name(&a.tokenizer)?.build()?;
     let bytes = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-    let score = Score::from_midi_bytes(&bytes).with_context(|| format!("reading {}", a.file.display()))?;
+    let read = Score::read_midi(&bytes).with_context(|| format!("reading {}", a.file.display()))?;
+    let score = read.score;
     let tokens = tokenizer
         .encode(&score)
         .with_context(|| format!("tokenizing {}", a.file.display()))?;
@@ -45,6 +46,7 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             "parts": parts,
             "tokens": tokens.len(),
             "first_tokens": names,
+            "warnings": read.warnings,
         });
         println!("{value}");
         return Ok(());
@@ -63,6 +65,12 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
         score.note_count(),
         score.rest_ratio()
     );
+    if read.warnings.is_empty() {
+        println!("  read cleanly: no recovery needed");
+    }
+    for w in &read.warnings {
+        println!("  warning: {w}");
+    }
     for p in &score.parts {
         println!(
             "  part {:?}: {} notes, program {}, channel {}{}",

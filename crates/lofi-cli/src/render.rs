@@ -20,6 +20,9 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
         .map_err(flags::track)
         .with_context(|| format!("rendering {}", a.input.display()))?;
     warn_drums(&summary.drums);
+    for w in &summary.input_warnings {
+        eprintln!("warning: {}: {w}", a.input.display());
+    }
     flags::print(a.json, &summary, print_summary)
 }
 

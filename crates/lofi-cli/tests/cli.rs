@@ -253,6 +253,84 @@ fn empty_folder_and_bad_options_are_clear_errors() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nope.mid"));
 }
 
+/// An 8-note scale whose track carries a timing-clock byte (F8) between
+/// its notes, as sequencers that record their clock write it.
+fn scale_with_clock_byte() -> Vec<u8> {
+    let mut track = Vec::new();
+    for key in 60..68u8 {
+        track.extend_from_slice(&[0x00, 0x90, key, 0x64, 0x60, 0x80, key, 0x40]);
+        if key == 62 {
+            track.extend_from_slice(&[0x00, 0xF8]);
+        }
+    }
+    track.extend_from_slice(&[0x00, 0xFF, 0x2F, 0x00]);
+    let mut bytes = b"MThd\0\0\0\x06\0\0\0\x01\0\x60MTrk".to_vec();
+    bytes.extend_from_slice(&(track.len() as u32).to_be_bytes());
+    bytes.extend(track);
+    bytes
+}
+
+#[test]
+fn damaged_file_is_recovered_listed_and_refused_by_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    std::fs::copy(
+        repo().join("testdata/midi/chord-loop.mid"),
+        corpus.join("good.mid"),
+    )
+    .unwrap();
+    let damaged = corpus.join("clock.mid");
+    std::fs::write(&damaged, scale_with_clock_byte()).unwrap();
+
+    let o = lofi(&["inspect", damaged.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["notes"], 8, "every note of the scale");
+    assert_eq!(v["warnings"][0]["what"], "stray_status");
+    assert_eq!(v["warnings"][0]["track"], 0);
+    assert_eq!(v["warnings"][0]["events_skipped"], 1);
+    let o = lofi(&["inspect", damaged.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("warning: track 0, byte") && text.contains("0xF8 (timing clock)"),
+        "{text}"
+    );
+
+    let cache = dir.path().join("c.lofitok");
+    let ingest = |strict: bool| {
+        let mut a = vec![
+            "ingest",
+            corpus.to_str().unwrap(),
+            "--out",
+            cache.to_str().unwrap(),
+            "--json",
+        ];
+        if strict {
+            a.push("--strict");
+        }
+        lofi(&a)
+    };
+    let o = ingest(false);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["files_ok"].as_u64(), v["files_skipped"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(v["files_recovered"], 1);
+    assert_eq!(v["warnings"], 1);
+    assert_eq!(v["recovered"][0]["file"], "clock.mid");
+    assert_eq!(v["notes"], 80 + 8);
+    std::fs::remove_file(&cache).unwrap();
+
+    let o = ingest(true);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("clock.mid") && err.contains("0xF8"), "{err}");
+    assert!(!cache.exists(), "no cache after a refused file");
+}
+
 #[test]
 fn inspect_shows_parts_and_tokens() {
     let o = lofi(&[

@@ -7,7 +7,7 @@ use std::time::Instant;
 use lofi_core::stable_hash;
 use lofi_core::Seed;
 use lofi_model::{stepper, LofiModel, ModelError, RunDir, RunSpec, Stepper, WindowStepper, BEST};
-use lofi_score::{tempo, Note, Part, Program, Score, TempoChange};
+use lofi_score::{tempo, Note, Part, Program, ReadWarning, Score, TempoChange};
 use lofi_tokens::{Cache, Split, Token, Tokenizer};
 use serde::{Deserialize, Serialize};
 
@@ -143,6 +143,8 @@ pub struct Prompt {
     pub bpm: Option<f64>,
     /// Where it came from, for the manifest.
     pub source: String,
+    /// What the MIDI reader recovered from in the prompt file.
+    pub warnings: Vec<ReadWarning>,
 }
 
 /// Most prompt tokens fed to the model (the tail, from a bar line).
@@ -172,7 +174,8 @@ impl Prompt {
             reason,
         };
         let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-        let score = Score::from_midi_bytes(&bytes).map_err(|e| fail(e.to_string()))?;
+        let read = Score::read_midi(&bytes).map_err(|e| fail(e.to_string()))?;
+        let score = read.score;
         let tokens = tokenizer.encode(&score).map_err(|e| fail(e.to_string()))?;
         if score.notes().all(|(p, _)| p.is_drum) {
             return Err(fail("it has no pitched notes to continue".into()));
@@ -182,6 +185,7 @@ impl Prompt {
             tokens: tail(&tokens, tokenizer),
             bpm: Some(bpm),
             source: path.display().to_string(),
+            warnings: read.warnings,
         })
     }
 
@@ -218,6 +222,7 @@ impl Prompt {
             tokens: tail(&song.tokens[start..end], tokenizer),
             bpm: None,
             source: format!("{} (excerpt of {})", path.display(), song.file),
+            warnings: Vec::new(),
         })
     }
 }

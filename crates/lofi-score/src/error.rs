@@ -1,5 +1,7 @@
 use thiserror::Error;
 
+use crate::warning::ReadWarning;
+
 /// Why a byte string could not become a [`crate::Score`].
 ///
 /// Variants carry the offending value and, where it helps, what was allowed,
@@ -9,9 +11,10 @@ pub enum ScoreError {
     /// midly rejected the bytes (not a MIDI file, truncated chunk, bad event).
     #[error("not a readable MIDI file: {0}")]
     Midi(String),
-    /// SMF format 2 holds independent sequences, not one piece of music.
-    #[error("MIDI format 2 (independent sequential tracks) is not supported; only formats 0 and 1")]
-    Format2,
+    /// A strict read met a file that needed recovery (see
+    /// [`crate::Score::read_midi`] for the lenient read that says what).
+    #[error("the file breaks the MIDI spec: {first}{}", if *more > 0 { format!(" (and {more} more problem(s))") } else { String::new() })]
+    Recovered { first: ReadWarning, more: usize },
     /// A header claiming zero ticks per beat makes every time undefined.
     #[error("MIDI header has {0} ticks per beat; at least 1 is required")]
     BadResolution(u16),

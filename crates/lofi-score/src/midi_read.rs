@@ -1,11 +1,13 @@
 //! MIDI bytes → [`Score`], forgiving where real files are sloppy and strict
 //! where sloppiness would make times meaningless.
 
-use midly::{Format, MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
+use midly::{Format, Timing};
 
 use crate::error::ScoreError;
 use crate::primitive::{Pitch, Program, Velocity};
 use crate::score::{Note, Part, Score, TempoChange, TimeSignature};
+use crate::smf::{read_tracks, Event};
+use crate::warning::{ReadWarning, Warnings};
 
 /// Longest piece accepted, in quarter-note beats (about 20 hours at 80 BPM).
 /// Longer almost always means a corrupt delta time, and would make every
@@ -15,23 +17,37 @@ pub const MAX_BEATS: u64 = 100_000;
 /// A note-on waiting for its note-off: (onset tick, velocity).
 type Open = (u32, u8);
 
+/// A MIDI file as read: the music, and every recovery it took.
+#[derive(Clone, Debug)]
+pub struct MidiRead {
+    pub score: Score,
+    /// Empty for a file that follows the spec.
+    pub warnings: Vec<ReadWarning>,
+}
+
 impl Score {
-    /// Reads a Standard MIDI File (format 0 or 1; metrical or SMPTE timing).
+    /// Reads a Standard MIDI File (formats 0, 1 and 2; metrical or SMPTE
+    /// timing), recovering from the damage real files carry and saying so
+    /// in [`MidiRead::warnings`] (see the `smf` module for what is recovered
+    /// and how).
     ///
     /// - every (track, channel, program) becomes its own [`Part`]; channel 10
     ///   parts are drum parts;
+    /// - format 2 sequences are played one after another: each starts where
+    ///   the one before ends, at the SMF defaults (120 BPM, 4/4) unless it
+    ///   sets its own tempo and meter at its start;
     /// - a note-on with velocity 0 is a note-off; overlapping notes of one
     ///   pitch are paired first-on, first-off; notes never released end at
     ///   the end of their track; zero-length notes are kept;
     /// - SMPTE files are read at a fixed 120 BPM with a resolution that keeps
     ///   their seconds exact (SMPTE time does not follow tempo events).
-    pub fn from_midi_bytes(bytes: &[u8]) -> Result<Score, ScoreError> {
+    pub fn read_midi(bytes: &[u8]) -> Result<MidiRead, ScoreError> {
         check_smpte_rate(bytes)?;
-        let smf = Smf::parse(bytes).map_err(|e| ScoreError::Midi(e.to_string()))?;
-        if smf.header.format == Format::Sequential && smf.tracks.len() > 1 {
-            return Err(ScoreError::Format2);
-        }
-        let (ticks_per_beat, smpte) = match smf.header.timing {
+        let (header, chunks) = midly::parse(bytes).map_err(|e| ScoreError::Midi(e.to_string()))?;
+        let declared = u16::try_from(chunks.size_hint().0).unwrap_or(u16::MAX);
+        let body = chunks.unread();
+        let base = (body.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
+        let (ticks_per_beat, smpte) = match header.timing {
             Timing::Metrical(t) => (t.as_int(), false),
             Timing::Timecode(fps, sub) => {
                 // ticks per second / 2 = ticks per beat at 120 BPM.
@@ -42,6 +58,9 @@ impl Score {
         if ticks_per_beat == 0 {
             return Err(ScoreError::BadResolution(0));
         }
+        let mut warnings = Warnings::default();
+        let tracks = read_tracks(body, base, declared, &mut warnings);
+        let sequential = header.format == Format::Sequential;
 
         let mut score = Score {
             ticks_per_beat,
@@ -50,17 +69,26 @@ impl Score {
             parts: Vec::new(),
         };
         let mut open: Vec<Vec<Open>> = vec![Vec::new(); 16 * 128];
-        for (index, track) in smf.tracks.iter().enumerate() {
-            let mut t = TrackReader::default();
-            for event in track {
-                t.tick += u64::from(event.delta.as_int());
-                let now = u32::try_from(t.tick).map_err(|_| ScoreError::TimeOverflow {
-                    track: index,
-                    ticks: t.tick,
-                })?;
-                t.event(event.kind, now, &mut open, &mut score, smpte);
+        let mut offset: u64 = 0;
+        for (index, track) in tracks.iter().enumerate() {
+            let mut t = TrackReader {
+                tick: offset,
+                ..TrackReader::default()
+            };
+            if sequential {
+                t.sequence_start(&mut score, smpte, &track.events);
             }
+            for &(delta, event) in &track.events {
+                t.tick += u64::from(delta);
+                let now = t.now(index)?;
+                t.event(event, now, &mut open, &mut score, smpte);
+            }
+            t.tick += u64::from(track.tail);
+            t.now(index)?;
             t.close_all(&mut open);
+            if sequential {
+                offset = t.tick;
+            }
             score.parts.extend(t.into_parts(index));
         }
         if smpte || score.tempos.is_empty() {
@@ -81,7 +109,23 @@ impl Score {
                 max: MAX_BEATS,
             });
         }
-        Ok(score)
+        Ok(MidiRead {
+            score,
+            warnings: warnings.0,
+        })
+    }
+
+    /// Reads a MIDI file that must need no recovery: for files lofi wrote
+    /// itself and for callers that would rather fail than lose anything.
+    pub fn from_midi_bytes(bytes: &[u8]) -> Result<Score, ScoreError> {
+        let read = Score::read_midi(bytes)?;
+        match read.warnings.first() {
+            None => Ok(read.score),
+            Some(first) => Err(ScoreError::Recovered {
+                first: first.clone(),
+                more: read.warnings.len() - 1,
+            }),
+        }
     }
 }
 
@@ -104,54 +148,81 @@ impl TrackReader {
         }
     }
 
+    /// The current tick as a score time, or the overflow error.
+    fn now(&self, track: usize) -> Result<u32, ScoreError> {
+        u32::try_from(self.tick).map_err(|_| ScoreError::TimeOverflow {
+            track,
+            ticks: self.tick,
+        })
+    }
+
+    /// A format 2 sequence starts at the SMF defaults unless its first
+    /// events at its own tick 0 set tempo or meter.
+    fn sequence_start(&self, score: &mut Score, smpte: bool, events: &[(u32, Event<'_>)]) {
+        let Ok(now) = u32::try_from(self.tick) else {
+            return;
+        };
+        let at_start = events.iter().take_while(|(delta, _)| *delta == 0);
+        let (mut tempo, mut meter) = (false, false);
+        for (_, e) in at_start {
+            tempo |= matches!(e, Event::Tempo(_));
+            meter |= matches!(e, Event::TimeSignature { .. });
+        }
+        if !tempo && !smpte {
+            score.tempos.push(TempoChange {
+                tick: now,
+                micros_per_beat: 500_000,
+            });
+        }
+        if !meter {
+            score.time_signatures.push(TimeSignature {
+                tick: now,
+                ..TimeSignature::COMMON
+            });
+        }
+    }
+
     /// One event at tick `now`: notes open and close in `open` (per
     /// channel and key, first on first off); tempo and meter go to `score`.
-    fn event(
-        &mut self,
-        kind: TrackEventKind<'_>,
-        now: u32,
-        open: &mut [Vec<Open>],
-        score: &mut Score,
-        smpte: bool,
-    ) {
-        match kind {
-            TrackEventKind::Midi { channel, message } => {
-                let ch = channel.as_int();
-                match message {
-                    MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
-                        open[usize::from(ch) * 128 + usize::from(key.as_int())].push((now, vel.as_int()));
-                    }
-                    MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
-                        let slot = &mut open[usize::from(ch) * 128 + usize::from(key.as_int())];
+    fn event(&mut self, event: Event<'_>, now: u32, open: &mut [Vec<Open>], score: &mut Score, smpte: bool) {
+        match event {
+            Event::Channel {
+                status,
+                data: [key, vel],
+            } => {
+                let ch = status & 0x0F;
+                let slot = usize::from(ch) * 128 + usize::from(key);
+                match status & 0xF0 {
+                    0x90 if vel > 0 => open[slot].push((now, vel)),
+                    0x80 | 0x90 => {
+                        let slot = &mut open[slot];
                         if !slot.is_empty() {
                             let (onset, vel) = slot.remove(0);
-                            self.close(ch, make_note(onset, now, key.as_int(), vel));
+                            self.close(ch, make_note(onset, now, key, vel));
                         }
                     }
-                    MidiMessage::ProgramChange { program: p } => {
-                        self.program[usize::from(ch)] = p.as_int();
-                    }
+                    0xC0 => self.program[usize::from(ch)] = key,
                     _ => {}
                 }
             }
-            TrackEventKind::Meta(MetaMessage::TrackName(raw)) if self.name.is_none() => {
+            Event::TrackName(raw) if self.name.is_none() => {
                 let text = String::from_utf8_lossy(raw).trim().to_string();
                 if !text.is_empty() {
                     self.name = Some(text);
                 }
             }
-            TrackEventKind::Meta(MetaMessage::Tempo(t)) if !smpte => {
+            Event::Tempo(t) if !smpte => {
                 score.tempos.push(TempoChange {
                     tick: now,
-                    micros_per_beat: t.as_int().max(1),
+                    micros_per_beat: t.max(1),
                 });
             }
             // A denominator of 2^7 or more cannot be a real note value.
-            TrackEventKind::Meta(MetaMessage::TimeSignature(num, pow, _, _)) if pow < 7 && num > 0 => {
+            Event::TimeSignature { numerator, power } if power < 7 && numerator > 0 => {
                 score.time_signatures.push(TimeSignature {
                     tick: now,
-                    numerator: num,
-                    denominator: 1 << pow,
+                    numerator,
+                    denominator: 1 << power,
                 });
             }
             _ => {}

@@ -25,7 +25,7 @@ pub enum TokensError {
     NotADir(PathBuf),
     #[error("no MIDI files (.mid/.midi) found under {0}")]
     NoMidi(PathBuf),
-    /// `--strict` ingest met a file it could not read.
+    /// A strict ingest met a file it could not read, or had to recover.
     #[error("{file}: {reason}")]
     Strict { file: String, reason: String },
     #[error("{path}: not a lofi token cache (run `lofi ingest` to make one)")]

@@ -1,9 +1,10 @@
 //! Corpus ingest: a folder of MIDI files → tokenized songs, in parallel,
-//! leniently (a bad file is reported and skipped, unless strict).
+//! leniently (a bad file is reported and skipped, a damaged one read as far
+//! as it can be and listed with what was recovered), unless strict.
 
 use std::path::{Path, PathBuf};
 
-use lofi_score::Score;
+use lofi_score::{ReadWarning, Score};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -18,7 +19,8 @@ use crate::Tokenizer;
 #[derive(Clone, Debug)]
 pub struct IngestOptions {
     pub tokenizer: TokenizerConfig,
-    /// Fail on the first unreadable file instead of skipping it.
+    /// Fail on the first unreadable file, or file that needed recovery,
+    /// instead of skipping or recovering it.
     pub strict: bool,
     /// Seed of the train/validation split.
     pub seed: u64,
@@ -47,11 +49,20 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// The result of an ingest: the cache to write and the files left out.
+/// A file the MIDI reader had to recover from, and what it recovered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Recovered {
+    pub file: String,
+    pub warnings: Vec<ReadWarning>,
+}
+
+/// The result of an ingest: the cache to write, the files left out and the
+/// files read with recovery (whether kept or skipped).
 #[derive(Debug)]
 pub struct Corpus {
     pub cache: Cache,
     pub skipped: Vec<Skipped>,
+    pub recovered: Vec<Recovered>,
 }
 
 /// Every `.mid`/`.midi` file (any case) under `dir`, sorted by path.
@@ -74,10 +85,19 @@ pub fn find_midi_files(dir: &Path) -> Result<Vec<PathBuf>, TokensError> {
     Ok(files)
 }
 
-/// Reads and tokenizes one file (its split is assigned later, corpus-wide).
-fn ingest_file(tokenizer: &dyn Tokenizer, path: &Path, file: String) -> Result<Song, String> {
+/// Reads and tokenizes one file (its split is assigned later, corpus-wide);
+/// what the reader recovered from goes to `warnings`, even when the file
+/// is skipped afterwards.
+fn ingest_file(
+    tokenizer: &dyn Tokenizer,
+    path: &Path,
+    file: String,
+    warnings: &mut Vec<ReadWarning>,
+) -> Result<Song, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let score = Score::from_midi_bytes(&bytes).map_err(|e| e.to_string())?;
+    let read = Score::read_midi(&bytes).map_err(|e| e.to_string())?;
+    *warnings = read.warnings;
+    let score = read.score;
     let notes = score.note_count();
     if notes == 0 {
         return Err("contains no notes".to_string());
@@ -125,26 +145,45 @@ pub fn ingest_files(
             .collect::<Vec<_>>()
             .join("/")
     };
-    let results: Vec<(String, Result<Song, String>)> = files
+    type Outcome = (String, Result<Song, String>, Vec<ReadWarning>);
+    let results: Vec<Outcome> = files
         .par_iter()
         .map(|path| {
             let file = relative(path);
+            let mut warnings = Vec::new();
             // A panic inside a parser must cost one file, not the whole
             // ingest: report it as that file's reason.
             let song = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                ingest_file(tokenizer.as_ref(), path, file.clone())
+                ingest_file(tokenizer.as_ref(), path, file.clone(), &mut warnings)
             }))
             .unwrap_or_else(|_| {
                 Err("internal error while reading this file (a bug in lofi: please report it)".into())
             });
             on_file();
-            (file, song)
+            (file, song, warnings)
         })
         .collect();
 
     let mut songs = Vec::with_capacity(results.len());
     let mut skipped = Vec::new();
-    for (file, result) in results {
+    let mut recovered = Vec::new();
+    for (file, result, warnings) in results {
+        if options.strict {
+            if let Some(first) = warnings.first() {
+                let more = match warnings.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} more problem(s))", n - 1),
+                };
+                let reason = format!("the file breaks the MIDI spec: {first}{more}");
+                return Err(TokensError::Strict { file, reason });
+            }
+        }
+        if !warnings.is_empty() {
+            recovered.push(Recovered {
+                file: file.clone(),
+                warnings,
+            });
+        }
         match result {
             Ok(song) => songs.push(song),
             Err(reason) if options.strict => return Err(TokensError::Strict { file, reason }),
@@ -164,6 +203,7 @@ pub fn ingest_files(
             songs,
         },
         skipped,
+        recovered,
     })
 }
 
@@ -182,6 +222,11 @@ pub struct IngestSummary {
     pub files_ok: usize,
     pub files_skipped: usize,
     pub skipped: Vec<Skipped>,
+    /// Files the MIDI reader recovered from (kept or skipped).
+    pub files_recovered: usize,
+    /// Recoveries in all, repeats counted (the sum of their `count`s).
+    pub warnings: usize,
+    pub recovered: Vec<Recovered>,
     pub notes: u64,
     pub tokens: u64,
     pub vocab_size: usize,
@@ -235,6 +280,14 @@ impl Corpus {
             files_ok: songs.len(),
             files_skipped: self.skipped.len(),
             skipped: self.skipped.clone(),
+            files_recovered: self.recovered.len(),
+            warnings: self
+                .recovered
+                .iter()
+                .flat_map(|r| &r.warnings)
+                .map(|w| w.count)
+                .sum(),
+            recovered: self.recovered.clone(),
             notes: songs.iter().map(|s| u64::from(s.notes)).sum(),
             tokens,
             vocab_size: vocab.len(),

@@ -28,7 +28,7 @@ pub use config::{
 pub use drums::{drum_class, Drums, CLASS_PITCH, DRUM_CLASSES};
 pub use error::TokensError;
 pub use ingest::{
-    find_midi_files, ingest, ingest_files, Corpus, IngestOptions, IngestSummary, Skipped, Song,
+    find_midi_files, ingest, ingest_files, Corpus, IngestOptions, IngestSummary, Recovered, Skipped, Song,
 };
 pub use remi::Remi;
 pub use split::{split_of, Split};

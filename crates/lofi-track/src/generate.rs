@@ -82,6 +82,7 @@ fn report(job: &GenerateJob<'_>, g: &Generated) -> GenerationReport {
         tokenizer: job.model.spec.tokenizer.clone(),
         generate: job.options.clone(),
         prompt: job.prompt.map(|p| p.source.clone()),
+        prompt_warnings: job.prompt.map(|p| p.warnings.clone()).unwrap_or_default(),
         index: job.index_name.clone(),
         sample: "sample.mid".into(),
         sample_metrics: metrics(g),
@@ -120,6 +121,7 @@ pub fn generate(job: &GenerateJob<'_>) -> Result<GenerateSummary, TrackError> {
                 command: "generate",
                 input: "sample.mid".into(),
                 fingerprint: None,
+                warnings: Vec::new(),
                 generation: Some(generation),
             };
             let r = made.write(&job.out.join("track.wav"), &source)?;
@@ -143,6 +145,7 @@ pub fn generate(job: &GenerateJob<'_>) -> Result<GenerateSummary, TrackError> {
                 command: "generate",
                 input: "sample.mid".into(),
                 input_fingerprint: None,
+                input_warnings: &[],
                 seed: seed.0,
                 generation: Some(&generation),
                 track: None,

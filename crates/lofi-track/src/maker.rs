@@ -248,6 +248,7 @@ impl Made {
             command: source.command,
             input: source.input.clone(),
             input_fingerprint: source.fingerprint.clone(),
+            input_warnings: &source.warnings,
             seed: self.seed.0,
             generation: source.generation.as_ref(),
             track: Some(TrackManifest {
@@ -281,6 +282,7 @@ impl Made {
             chords: self.chords(),
             drums: self.drums.clone(),
             render_seconds: self.seconds + start.elapsed().as_secs_f64(),
+            input_warnings: source.warnings.clone(),
         })
     }
 }
@@ -303,15 +305,16 @@ pub fn render_file(
         path: input.to_path_buf(),
         source,
     })?;
-    let score = Score::from_midi_bytes(&bytes).map_err(|source| TrackError::Midi {
+    let read = Score::read_midi(&bytes).map_err(|source| TrackError::Midi {
         path: input.to_path_buf(),
         source,
     })?;
-    let made = maker.make(&score, seed)?;
+    let made = maker.make(&read.score, seed)?;
     let source = Source {
         command: "render",
         input: input.display().to_string(),
         fingerprint: Some(fingerprint(&bytes)),
+        warnings: read.warnings,
         generation: None,
     };
     made.write(wav, &source)

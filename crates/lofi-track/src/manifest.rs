@@ -7,6 +7,7 @@ use std::path::Path;
 use lofi_arrange::{Arrangement, ChordReport, Section};
 use lofi_audio::Preset;
 use lofi_gen::GenerateOptions;
+use lofi_score::ReadWarning;
 use serde::Serialize;
 
 use crate::error::TrackError;
@@ -22,6 +23,8 @@ pub struct Source {
     pub input: String,
     /// A stable hash of the input's bytes, when it was a file.
     pub fingerprint: Option<String>,
+    /// What the MIDI reader recovered from in the input (empty when clean).
+    pub warnings: Vec<ReadWarning>,
     /// How the music was generated, when it was.
     pub generation: Option<GenerationReport>,
 }
@@ -48,6 +51,9 @@ pub struct GenerationReport {
     pub tokenizer: lofi_tokens::TokenizerConfig,
     pub generate: GenerateOptions,
     pub prompt: Option<String>,
+    /// What the MIDI reader recovered from in the prompt file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prompt_warnings: Vec<ReadWarning>,
     /// The novelty index checked against (`default`, a file, or `none`).
     pub index: String,
     pub sample: String,
@@ -87,6 +93,8 @@ pub struct Manifest<'a> {
     pub input: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input_fingerprint: Option<String>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub input_warnings: &'a [ReadWarning],
     pub seed: u64,
     #[serde(flatten)]
     pub generation: Option<&'a GenerationReport>,
@@ -133,6 +141,8 @@ pub struct RenderSummary {
     pub chords: ChordsSummary,
     pub drums: DrumsReport,
     pub render_seconds: f64,
+    /// What the MIDI reader recovered from in the input (empty when clean).
+    pub input_warnings: Vec<ReadWarning>,
 }
 
 impl ChordsSummary {

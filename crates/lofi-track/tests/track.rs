@@ -53,6 +53,7 @@ fn a_score_becomes_a_mastered_track_with_its_files_and_manifest() {
         command: "test",
         input: "chord loop".into(),
         fingerprint: None,
+        warnings: Vec::new(),
         generation: None,
     };
     let wav = dir.path().join("out/song.wav");
@@ -102,6 +103,7 @@ fn settings_are_checked_and_files_named_before_any_work() {
         command: "test",
         input: String::new(),
         fingerprint: None,
+        warnings: Vec::new(),
         generation: None,
     };
     let err = made
