@@ -438,3 +438,15 @@ fn warnings_serialize_with_what_where_and_how_many() {
     assert!(w["offset"].as_u64().unwrap() > 0);
     assert!(w["message"].as_str().unwrap().contains("timing clock"));
 }
+
+#[test]
+fn a_status_byte_after_a_meta_event_restores_running_status_cleanly() {
+    // What a conforming writer does: after the meta event, the next event
+    // repeats its status; running status after that is no recovery.
+    let mut events = scale_events(60, 8);
+    events.insert(4, vec![0x00, 0xFF, 0x01, 0x01, b'x']);
+    events[5] = vec![0x00, 0x90, 62, 0x64];
+    let read = Score::read_midi(&single(&join(&events))).unwrap();
+    assert_eq!(notes(&read.score), expected_scale(8, 0));
+    assert!(read.warnings.is_empty(), "{:?}", read.warnings);
+}

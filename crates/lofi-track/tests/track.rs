@@ -143,3 +143,31 @@ fn asking_for_a_tempo_never_changes_the_grooves() {
         }
     }
 }
+
+#[test]
+fn render_file_reads_a_damaged_file_and_records_what_was_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    // The chord loop as MIDI, with a stray song-select message (F3 05)
+    // spliced in before its last event (End of Track).
+    let mut bytes = chord_loop(78.0).to_midi_bytes().unwrap();
+    let n = bytes.len();
+    bytes.splice(n - 4..n - 4, [0x00, 0xF3, 0x05]);
+    // The last track chunk's length grows by the 3 bytes.
+    let at = bytes.windows(4).rposition(|w| w == b"MTrk").unwrap() + 4;
+    let len = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) + 3;
+    bytes[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    let input = dir.path().join("damaged.mid");
+    std::fs::write(&input, &bytes).unwrap();
+
+    let maker = TrackMaker::new(library(0.1)).unwrap();
+    let wav = dir.path().join("t.wav");
+    let summary = lofi_track::render_file(&maker, &input, &wav, Seed(1)).unwrap();
+    assert_eq!(summary.input_warnings.len(), 1, "{:?}", summary.input_warnings);
+    assert_eq!(
+        summary.input_warnings[0].kind,
+        lofi_score::Recovery::StrayStatus { status: 0xF3 }
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["input_warnings"][0]["what"], "stray_status");
+}
