@@ -194,6 +194,21 @@ fn ingest_include_keeps_only_matching_paths() {
     assert!(!out_dir.path().join("d.lofitok").exists());
 }
 
+/// `lofi ingest CORPUS --out CACHE --json [--strict]`.
+fn ingest_json(corpus: &Path, cache: &Path, strict: bool) -> Output {
+    let mut a = vec![
+        "ingest",
+        corpus.to_str().unwrap(),
+        "--out",
+        cache.to_str().unwrap(),
+        "--json",
+    ];
+    if strict {
+        a.push("--strict");
+    }
+    lofi(&a)
+}
+
 #[test]
 fn corrupt_file_is_skipped_unless_strict_and_never_leaves_a_cache() {
     let dir = tempfile::tempdir().unwrap();
@@ -206,31 +221,12 @@ fn corrupt_file_is_skipped_unless_strict_and_never_leaves_a_cache() {
     .unwrap();
     std::fs::write(corpus.join("bad.mid"), b"MThd\0\0\0\x06\0\x01").unwrap();
     let cache = dir.path().join("c.lofitok");
-    let args = |strict: bool| {
-        let mut a = vec![
-            "ingest",
-            corpus.to_str().unwrap(),
-            "--out",
-            cache.to_str().unwrap(),
-            "--json",
-        ];
-        if strict {
-            a.push("--strict");
-        }
-        a.into_iter().map(String::from).collect::<Vec<_>>()
-    };
-    let strict = Command::new(env!("CARGO_BIN_EXE_lofi"))
-        .args(args(true))
-        .output()
-        .unwrap();
+    let strict = ingest_json(&corpus, &cache, true);
     assert!(!strict.status.success());
     assert!(String::from_utf8_lossy(&strict.stderr).contains("bad.mid"));
     assert!(!cache.exists(), "no cache after a failed run");
 
-    let lenient = Command::new(env!("CARGO_BIN_EXE_lofi"))
-        .args(args(false))
-        .output()
-        .unwrap();
+    let lenient = ingest_json(&corpus, &cache, false);
     assert!(lenient.status.success());
     let v: serde_json::Value = serde_json::from_slice(&lenient.stdout).unwrap();
     assert_eq!(v["files_skipped"], 1);
@@ -298,20 +294,7 @@ fn damaged_file_is_recovered_listed_and_refused_by_strict() {
     );
 
     let cache = dir.path().join("c.lofitok");
-    let ingest = |strict: bool| {
-        let mut a = vec![
-            "ingest",
-            corpus.to_str().unwrap(),
-            "--out",
-            cache.to_str().unwrap(),
-            "--json",
-        ];
-        if strict {
-            a.push("--strict");
-        }
-        lofi(&a)
-    };
-    let o = ingest(false);
+    let o = ingest_json(&corpus, &cache, false);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
@@ -324,7 +307,7 @@ fn damaged_file_is_recovered_listed_and_refused_by_strict() {
     assert_eq!(v["notes"], 80 + 8);
     std::fs::remove_file(&cache).unwrap();
 
-    let o = ingest(true);
+    let o = ingest_json(&corpus, &cache, true);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("clock.mid") && err.contains("0xF8"), "{err}");

@@ -288,6 +288,15 @@ impl<'a> TrackReader<'a> {
         Some((u32::from(delta), Event::Channel { status, data }))
     }
 
+    /// The byte at `p`, if it is before the limit.
+    fn byte(&self, p: usize) -> Result<u8, Fail> {
+        if p < self.limit {
+            Ok(self.bytes[p])
+        } else {
+            Err(Fail::Truncated)
+        }
+    }
+
     fn warn(&self, warnings: &mut Warnings, at: usize, kind: Recovery, events: usize, bytes: usize) {
         warnings.push(Some(self.track), self.base + at, kind, events, bytes);
     }
@@ -382,11 +391,7 @@ impl<'a> TrackReader<'a> {
     /// `Ok(None)` is a stray status skipped.
     fn event(&mut self, warnings: &mut Warnings) -> Result<Option<Event<'a>>, Fail> {
         let at = self.pos;
-        let status = *self
-            .bytes
-            .get(at)
-            .filter(|_| at < self.limit)
-            .ok_or(Fail::Truncated)?;
+        let status = self.byte(at)?;
         match status {
             0x00..=0x7F => {
                 let running = self.running.ok_or(Fail::Bad)?;
@@ -477,11 +482,7 @@ impl<'a> TrackReader<'a> {
         let mut data = [0u8; 2];
         for slot in data.iter_mut().take(channel_data_len(status)) {
             loop {
-                let byte = *self
-                    .bytes
-                    .get(p)
-                    .filter(|_| p < self.limit)
-                    .ok_or(Fail::Truncated)?;
+                let byte = self.byte(p)?;
                 match byte {
                     0x00..=0x7F => {
                         *slot = byte;
@@ -506,11 +507,7 @@ impl<'a> TrackReader<'a> {
     /// A meta event (0xFF at `pos`).
     fn meta(&mut self, warnings: &mut Warnings) -> Result<Option<Event<'a>>, Fail> {
         let at = self.pos;
-        let kind = *self
-            .bytes
-            .get(at + 1)
-            .filter(|_| at + 1 < self.limit)
-            .ok_or(Fail::Truncated)?;
+        let kind = self.byte(at + 1)?;
         if kind >= 0x80 {
             self.pos = at + 1;
             return Err(Fail::Bad);
