@@ -15,12 +15,14 @@ mod chords;
 mod drums;
 mod error;
 mod form;
+mod idiom;
 mod keys;
 
 pub use chords::{ChordColor, ChordReport};
 pub use drums::{DrumPattern, PATTERNS};
 pub use error::ArrangeError;
 pub use form::{Section, SectionKind};
+pub use idiom::{DrumIdiom, DrumRanges, PlayedGroove, ACCENT, LOFI_DRUMS};
 
 use lofi_core::Seed;
 use lofi_score::{Part, Program, Score, TempoChange, TimeSignature};
@@ -135,6 +137,9 @@ pub struct Arrangement {
     pub sections: Vec<Section>,
     /// Names of the drum patterns used by the main and variation sections.
     pub patterns: (String, String),
+    /// Those two grooves (learned or from the library) with their drum
+    /// idiom measures, main first.
+    pub grooves: [PlayedGroove; 2],
     /// What the lofi-chords colouring did to the sample.
     pub chords: ChordReport,
     /// Ticks of every kick hit, sorted: what the sidechain ducks to.
@@ -219,6 +224,10 @@ pub fn arrange(input: &Score, options: &ArrangeOptions) -> Result<Arrangement, A
         loop_bars: sample.loop_bars,
         sections,
         patterns: (main_pattern.name.to_string(), variation_pattern.name.to_string()),
+        grooves: [
+            PlayedGroove::of(main_pattern),
+            PlayedGroove::of(variation_pattern),
+        ],
         chords: sample.chords,
         kicks,
     })

@@ -8,8 +8,10 @@
 //! is kept only if it works as a loop under a lofi sample: a kick on the
 //! downbeat (and no snare accent there), an accented backbeat (snare on 2
 //! and 4, or on 3 for half time; ghost notes around it are fine), at least
-//! four closed hats or ride hits, at most two open hats, and not so busy
-//! that it is a fill. The variation is the next
+//! four closed hats or ride hits, at most two open hats, not so busy that
+//! it is a fill, and every drum idiom measure inside the range of real slow
+//! hip-hop, soul and funk beats (`lofi_arrange::LOFI_DRUMS`: no snare rolls,
+//! no ghost-note runs). The variation is the next
 //! kept bar whose kick or snare differs from the main one.
 
 use std::borrow::Cow;
@@ -78,13 +80,34 @@ fn voice(pitch: u8) -> Option<usize> {
 /// on its first step and the backbeat where it belongs. Tokens come in time
 /// order, so a stretch that ends at or before the last hit's step is final.
 fn stretches_of(score: &lofi_score::Score, name: &str) -> Vec<DrumPattern> {
+    let timeline = timeline(score);
+    let steps = (BAR / STEP) as usize;
+    (0..timeline.len().saturating_sub(steps))
+        .map(|start| stretch(&timeline, start, name))
+        .collect()
+}
+
+/// Every whole bar of a drum performance on its own barlines (4/4 at the
+/// file's resolution), as a groove: how real playing is measured against
+/// the learned grooves, through the same voices and velocities.
+pub fn bars_of(score: &lofi_score::Score, name: &str) -> Vec<DrumPattern> {
+    let timeline = timeline(score);
+    let steps = (BAR / STEP) as usize;
+    (0..timeline.len() / steps)
+        .map(|bar| stretch(&timeline, bar * steps, name))
+        .collect()
+}
+
+/// The loudest hit per 16th step and voice of a score's drum part: [step]
+/// → velocity per voice, up to the step of its last hit.
+fn timeline(score: &lofi_score::Score) -> Vec<[u8; 4]> {
     let Some(part) = score.parts.iter().find(|p| p.is_drum) else {
         return Vec::new();
     };
     let scale = f64::from(lofi_arrange::TICKS_PER_BEAT) / f64::from(score.ticks_per_beat);
-    let step_of = |tick: u32| ((f64::from(tick) * scale).round() as u32 / STEP) as usize;
+    // The nearest step: played hits land a little early or late.
+    let step_of = |tick: u32| (f64::from(tick) * scale / f64::from(STEP)).round() as usize;
     let last = part.notes.iter().map(|n| step_of(n.onset)).max().unwrap_or(0);
-    // [step] → velocity per voice
     let mut timeline = vec![[0u8; 4]; last + 1];
     for n in &part.notes {
         if let Some(v) = voice(n.pitch.value()) {
@@ -92,22 +115,21 @@ fn stretches_of(score: &lofi_score::Score, name: &str) -> Vec<DrumPattern> {
             *slot = (*slot).max(n.velocity.value());
         }
     }
-    let steps = (BAR / STEP) as usize;
-    (0..(last + 1).saturating_sub(steps))
-        .map(|start| {
-            let lane = |v: usize, scale: f64| -> [u8; 16] {
-                std::array::from_fn(|i| soften(timeline[start + i][v], scale))
-            };
-            DrumPattern {
-                name: Cow::Owned(format!("{name}-step{start}")),
-                // Groove MIDI is played hard; a lofi kit sits back.
-                kick: lane(0, 1.0),
-                snare: lane(1, 1.0),
-                hat: lane(2, 0.75),
-                open_hat: lane(3, 0.6),
-            }
-        })
-        .collect()
+    timeline
+}
+
+/// The 16 steps of `timeline` from `start` as a groove.
+fn stretch(timeline: &[[u8; 4]], start: usize, name: &str) -> DrumPattern {
+    let lane =
+        |v: usize, scale: f64| -> [u8; 16] { std::array::from_fn(|i| soften(timeline[start + i][v], scale)) };
+    DrumPattern {
+        name: Cow::Owned(format!("{name}-step{start}")),
+        // Groove MIDI is played hard; a lofi kit sits back.
+        kick: lane(0, 1.0),
+        snare: lane(1, 1.0),
+        hat: lane(2, 0.75),
+        open_hat: lane(3, 0.6),
+    }
 }
 
 fn soften(v: u8, scale: f64) -> u8 {
@@ -118,9 +140,7 @@ fn soften(v: u8, scale: f64) -> u8 {
     }
 }
 
-/// Velocity from which a snare counts as an accent (a backbeat), not a
-/// ghost note.
-const ACCENT: u8 = 64;
+use lofi_arrange::{DrumIdiom, ACCENT, LOFI_DRUMS};
 
 /// Whether a bar works as a lofi loop (see the module doc): ghost snares
 /// are welcome, but the backbeat must be accented and the accents few, the
@@ -137,6 +157,7 @@ pub fn usable(p: &DrumPattern) -> bool {
         && count(&p.hat) >= 4
         && count(&p.open_hat) <= 2
         && count(&p.kick) <= 6
+        && DrumIdiom::of(p).outside(&LOFI_DRUMS).is_empty()
 }
 
 /// The first usable stretch, and the next usable one that starts a bar or

@@ -21,7 +21,7 @@ mod sampler;
 
 pub use compare::{compare_sets, SetComparison};
 pub use default::{DEFAULT_DRUMS_MODEL, DEFAULT_DRUMS_SPEC, DEFAULT_INDEX, DEFAULT_MODEL, DEFAULT_SPEC};
-pub use drums::{learn_grooves, usable, GrooveOptions, Grooves};
+pub use drums::{bars_of, learn_grooves, usable, GrooveOptions, Grooves};
 pub use error::GenError;
 pub use eval::{evaluate, pitch_class_shares, EvalOptions, Evaluation, MetricComparison};
 pub use generate::{generate, GenerateOptions, Generated, Model, Prompt};

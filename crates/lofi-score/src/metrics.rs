@@ -125,50 +125,50 @@ impl Score {
         best as f64 / total as f64
     }
 
-    /// Mean number of pitches sounding together, over the 16th steps in
-    /// which at least one pitched note sounds (MusPy's polyphony). 0
-    /// without pitched notes.
+    /// Mean number of distinct pitches sounding together, over the ticks in
+    /// which at least one pitched note sounds (MusPy 0.5's polyphony, on its
+    /// binary piano roll at the score's resolution): overlapping notes of
+    /// one pitch count once, zero-length notes not at all. 0 without
+    /// sounding pitched notes (MusPy: NaN).
     pub fn polyphony(&self) -> f64 {
-        let mut spans: Vec<(u64, u64)> = self
+        let mut by_pitch: Vec<(u8, u32, u32)> = self
             .notes()
-            .filter(|(p, _)| !p.is_drum)
-            .map(|(_, n)| {
-                let on = quantize_ticks(n.onset, self.ticks_per_beat, STEPS_PER_BEAT_16TH);
-                let off = quantize_ticks(n.end(), self.ticks_per_beat, STEPS_PER_BEAT_16TH);
-                (on, off.max(on + 1))
-            })
+            .filter(|(p, n)| !p.is_drum && n.duration > 0)
+            .map(|(_, n)| (n.pitch.value(), n.onset, n.end()))
             .collect();
-        if spans.is_empty() {
+        by_pitch.sort_unstable();
+        // Pitch-ticks: the union of each pitch's spans, summed.
+        let mut pitch_ticks: u64 = 0;
+        for same in by_pitch.chunk_by(|a, b| a.0 == b.0) {
+            pitch_ticks += union_length(same.iter().map(|&(_, on, off)| (on, off)));
+        }
+        let mut spans: Vec<(u32, u32)> = by_pitch.iter().map(|&(_, on, off)| (on, off)).collect();
+        spans.sort_unstable();
+        let sounding = union_length(spans.into_iter());
+        if sounding == 0 {
             return 0.0;
         }
-        let sounding: u64 = spans.iter().map(|(a, b)| b - a).sum();
-        let (_, covered) = {
-            spans.sort_unstable();
-            let (mut cur_on, mut cur_off) = spans[0];
-            let mut covered = 0;
-            for &(on, off) in &spans[1..] {
-                if on > cur_off {
-                    covered += cur_off - cur_on;
-                    (cur_on, cur_off) = (on, off);
-                } else {
-                    cur_off = cur_off.max(off);
-                }
-            }
-            (cur_on, covered + cur_off - cur_on)
-        };
-        sounding as f64 / covered as f64
+        pitch_ticks as f64 / sounding as f64
     }
 
-    /// Share of beats (quarter notes, from beat 0 to the beat of the last
-    /// onset) in which no note, drums included, starts (MusPy's empty-beat
-    /// rate). 0 for an empty score.
+    /// Share of beats in which no note sounds, drums included (MusPy 0.5's
+    /// empty-beat rate): beats are quarter notes from 0 to the beat of the
+    /// latest release; a note fills every beat from its onset's to its
+    /// release's (that one included, as MusPy counts it). 0 for an empty
+    /// score (MusPy: NaN).
     pub fn empty_beat_rate(&self) -> f64 {
         let tpb = u32::from(self.ticks_per_beat.max(1));
-        let beats: HashSet<u32> = self.notes().map(|(_, n)| n.onset / tpb).collect();
-        match beats.iter().max() {
-            Some(&last) => 1.0 - beats.len() as f64 / f64::from(last + 1),
-            None => 0.0,
+        let Some(length) = self.notes().map(|(_, n)| n.end()).max().filter(|&l| l > 0) else {
+            return 0.0;
+        };
+        let beats = (length / tpb) as usize + 1;
+        let mut filled = vec![false; beats];
+        for (_, n) in self.notes() {
+            for b in &mut filled[(n.onset / tpb) as usize..=(n.end() / tpb) as usize] {
+                *b = true;
+            }
         }
+        1.0 - filled.iter().filter(|&&f| f).count() as f64 / beats as f64
     }
 
     /// Pitched notes per beat, from the first onset to the last release. 0
@@ -245,6 +245,23 @@ impl Score {
             self.longest_onset_run() as f64,
         ]
     }
+}
+
+/// Total length covered by `spans` (sorted by start; overlaps counted once).
+fn union_length(spans: impl Iterator<Item = (u32, u32)>) -> u64 {
+    let mut total = 0u64;
+    let mut current: Option<(u32, u32)> = None;
+    for (on, off) in spans {
+        current = match current {
+            Some((a, b)) if on <= b => Some((a, b.max(off))),
+            Some((a, b)) => {
+                total += u64::from(b - a);
+                Some((on, off))
+            }
+            None => Some((on, off)),
+        };
+    }
+    total + current.map_or(0, |(a, b)| u64::from(b - a))
 }
 
 /// Length of the longest substring of `s` that occurs twice.
@@ -336,12 +353,46 @@ mod tests {
         let mut c2 = c.clone();
         c2[1].1 = 61;
         assert!((score(&c2).scale_consistency() - 7.0 / 8.0).abs() < 1e-12);
-        // A triad held for a beat: three pitches sound in each of 2 steps.
+        // A triad held: three pitches sound whenever any does.
         let triad = score(&[(0, 60), (0, 64), (0, 67)]);
         assert_eq!(triad.polyphony(), 3.0);
-        // Notes on beats 0 and 3 only: beats 1 and 2 are empty.
+        // Half-beat notes on beats 0 and 3 only: beats 1 and 2 of 4 empty.
         assert_eq!(score(&[(0, 60), (1440, 62)]).empty_beat_rate(), 0.5);
         assert_eq!(score(&[]).empty_beat_rate(), 0.0);
+        assert_eq!(score(&[]).polyphony(), 0.0);
+    }
+
+    /// A fixture whose MusPy 0.5 values are known: written as MIDI with mido
+    /// and read by `muspy.read_midi`, `muspy.polyphony` gives
+    /// 1.404494382022472 and `muspy.empty_beat_rate` 0.2222222222222222.
+    #[test]
+    fn polyphony_and_empty_beats_equal_muspy_on_a_known_file() {
+        let mut s = Score::new(480);
+        let mut keys = Part::new("keys", Program::saturating(0), false);
+        for (on, dur, pitch) in [
+            (0, 960, 60),
+            (480, 960, 60), // overlaps the first C4: one pitch, counted once
+            (0, 480, 64),
+            (1920, 240, 67),
+            (1920, 240, 71),
+            (3840, 100, 72),
+        ] {
+            keys.notes.push(Note::new(on, dur, pitch, 80));
+        }
+        let mut drums = Part::new("drums", Program::saturating(0), true);
+        drums.notes.push(Note::new(2880, 60, 36, 100));
+        s.parts = vec![keys, drums];
+        // 2500 pitch-ticks over 1780 sounding ticks.
+        assert!(
+            (s.polyphony() - 1.404494382022472).abs() < 1e-12,
+            "{}",
+            s.polyphony()
+        );
+        // 9 beats (0..=8), 7 filled (the drum hit fills beat 6).
+        assert!((s.empty_beat_rate() - 0.2222222222222222).abs() < 1e-12);
+        // Round-tripped through lofi's own MIDI, the same.
+        let back = Score::from_midi_bytes(&s.to_midi_bytes().unwrap()).unwrap();
+        assert!((back.polyphony() - 1.404494382022472).abs() < 1e-12);
     }
 
     #[test]

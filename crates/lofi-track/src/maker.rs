@@ -279,6 +279,7 @@ impl Made {
             true_peak_dbtp: track.mastered.true_peak_dbtp,
             sections: self.arrangement.sections.clone(),
             patterns: self.arrangement.patterns.clone(),
+            grooves: self.arrangement.grooves.clone(),
             chords: self.chords(),
             drums: self.drums.clone(),
             render_seconds: self.seconds + start.elapsed().as_secs_f64(),

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use lofi_arrange::{Arrangement, ChordReport, Section};
+use lofi_arrange::{Arrangement, ChordReport, PlayedGroove, Section};
 use lofi_audio::Preset;
 use lofi_gen::GenerateOptions;
 use lofi_score::ReadWarning;
@@ -138,6 +138,8 @@ pub struct RenderSummary {
     pub true_peak_dbtp: f64,
     pub sections: Vec<Section>,
     pub patterns: (String, String),
+    /// The grooves played, with their drum idiom measures.
+    pub grooves: [PlayedGroove; 2],
     pub chords: ChordsSummary,
     pub drums: DrumsReport,
     pub render_seconds: f64,

@@ -1,0 +1,244 @@
+//! Measures of lofi idiom for drums: how a one-bar groove reads to a
+//! producer looking at its grid, and the ranges real slow beats fall in.
+//!
+//! The reference is real playing: every bar of the Groove MIDI Dataset's
+//! hip-hop, soul and funk *beats* (not fills) at 100 BPM or slower, in 4/4
+//! (73 performances, 2,584 bars on their own barlines, each hit on its
+//! nearest 16th; `cargo run --release -p lofi-gen --example drum_reference
+//! -- ../shared/corpus/groove-midi` prints the table). The accepted ranges
+//! ([`LOFI_DRUMS`]) hold the middle 90 % of the reference bars.
+
+use serde::Serialize;
+
+use crate::drums::DrumPattern;
+
+/// Velocity from which a snare hit is an accent (a backbeat), not a ghost
+/// note.
+pub const ACCENT: u8 = 64;
+
+/// The measures of one groove.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct DrumIdiom {
+    /// A kick on the bar's first step.
+    pub kick_on_downbeat: bool,
+    /// Share of the snare's summed velocity that falls on the backbeat:
+    /// steps 4 and 12 (beats 2 and 4), or step 8 (beat 3) for half time,
+    /// whichever holds more. 1 = every snare hit is the backbeat; 0 without
+    /// snare.
+    pub backbeat_strength: f64,
+    /// Snare hits softer than [`ACCENT`].
+    pub ghost_notes: usize,
+    /// Snare hits at [`ACCENT`] or louder, backbeat included.
+    pub accents: usize,
+    /// Share of the bar's eight 8th-note slots (even steps) that have a
+    /// closed hat: 1 for straight 8ths or 16ths, low for a sparse or
+    /// broken hat line.
+    pub hat_regularity: f64,
+    /// Kick hits in the bar.
+    pub kicks: usize,
+    /// Snare hits in the bar (ghosts and accents).
+    pub snares: usize,
+}
+
+impl DrumIdiom {
+    /// Measures `p`.
+    pub fn of(p: &DrumPattern) -> DrumIdiom {
+        let hits = |lane: &[u8; 16]| lane.iter().filter(|&&v| v > 0).count();
+        let snare_weight: u32 = p.snare.iter().map(|&v| u32::from(v)).sum();
+        let two_four = u32::from(p.snare[4]) + u32::from(p.snare[12]);
+        let three = u32::from(p.snare[8]);
+        let backbeat_strength = if snare_weight == 0 {
+            0.0
+        } else {
+            f64::from(two_four.max(three)) / f64::from(snare_weight)
+        };
+        DrumIdiom {
+            kick_on_downbeat: p.kick[0] > 0,
+            backbeat_strength,
+            ghost_notes: p.snare.iter().filter(|&&v| v > 0 && v < ACCENT).count(),
+            accents: p.snare.iter().filter(|&&v| v >= ACCENT).count(),
+            hat_regularity: (0..8).filter(|i| p.hat[2 * i] > 0).count() as f64 / 8.0,
+            kicks: hits(&p.kick),
+            snares: hits(&p.snare),
+        }
+    }
+
+    /// The measures outside `ranges`, by name (empty: a lofi beat).
+    pub fn outside(&self, ranges: &DrumRanges) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if ranges.kick_on_downbeat && !self.kick_on_downbeat {
+            out.push("kick_on_downbeat");
+        }
+        let checks: [(&'static str, f64, (f64, f64)); 6] = [
+            (
+                "backbeat_strength",
+                self.backbeat_strength,
+                ranges.backbeat_strength,
+            ),
+            ("ghost_notes", self.ghost_notes as f64, ranges.ghost_notes),
+            ("accents", self.accents as f64, ranges.accents),
+            ("hat_regularity", self.hat_regularity, ranges.hat_regularity),
+            ("kicks", self.kicks as f64, ranges.kicks),
+            ("snares", self.snares as f64, ranges.snares),
+        ];
+        for (name, value, (lo, hi)) in checks {
+            if value < lo || value > hi {
+                out.push(name);
+            }
+        }
+        out
+    }
+}
+
+/// A groove a track plays, its grid, its measures and which of them fall
+/// outside [`LOFI_DRUMS`] (empty: it reads as a slow hip-hop/soul beat).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlayedGroove {
+    pub pattern: DrumPattern,
+    pub idiom: DrumIdiom,
+    pub outside: Vec<&'static str>,
+}
+
+impl PlayedGroove {
+    pub fn of(p: &DrumPattern) -> PlayedGroove {
+        let idiom = DrumIdiom::of(p);
+        PlayedGroove {
+            pattern: p.clone(),
+            outside: idiom.outside(&LOFI_DRUMS),
+            idiom,
+        }
+    }
+}
+
+/// Accepted ranges (inclusive) of each [`DrumIdiom`] measure.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct DrumRanges {
+    pub kick_on_downbeat: bool,
+    pub backbeat_strength: (f64, f64),
+    pub ghost_notes: (f64, f64),
+    pub accents: (f64, f64),
+    pub hat_regularity: (f64, f64),
+    pub kicks: (f64, f64),
+    pub snares: (f64, f64),
+}
+
+/// The ranges of slow hip-hop, soul and funk beats: the 5th to 95th
+/// percentiles of the reference (see the module doc), 2,584 bars of 73
+/// performances:
+///
+/// | measure | p5 | p25 | p50 | p75 | p95 |
+/// |---|---|---|---|---|---|
+/// | backbeat_strength | 0.11 | 0.30 | 0.55 | 1.00 | 1.00 |
+/// | ghost_notes | 0 | 0 | 1 | 4 | 7 |
+/// | accents | 1 | 2 | 2 | 3 | 7 |
+/// | hat_regularity | 0.12 | 0.62 | 0.88 | 1.00 | 1.00 |
+/// | kicks | 2 | 3 | 4 | 5 | 7 |
+/// | snares | 1 | 2 | 4 | 7 | 11 |
+///
+/// 88 % of the reference bars have a kick on the downbeat; it is required.
+pub const LOFI_DRUMS: DrumRanges = DrumRanges {
+    kick_on_downbeat: true,
+    backbeat_strength: (0.11, 1.0),
+    ghost_notes: (0.0, 7.0),
+    accents: (1.0, 7.0),
+    hat_regularity: (0.12, 1.0),
+    kicks: (2.0, 7.0),
+    snares: (1.0, 11.0),
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn pattern(kick: &[usize], snare: &[(usize, u8)], hat: &[usize]) -> DrumPattern {
+        let mut p = DrumPattern {
+            name: Cow::Borrowed("test"),
+            kick: [0; 16],
+            snare: [0; 16],
+            hat: [0; 16],
+            open_hat: [0; 16],
+        };
+        for &k in kick {
+            p.kick[k] = 100;
+        }
+        for &(s, v) in snare {
+            p.snare[s] = v;
+        }
+        for &h in hat {
+            p.hat[h] = 60;
+        }
+        p
+    }
+
+    #[test]
+    fn a_boom_bap_bar_measures_as_written() {
+        // Kick on 1 and the "and" of 3, snare on 2 and 4 (100), one ghost
+        // (30) before beat 4, 8th hats.
+        let p = pattern(
+            &[0, 10],
+            &[(4, 100), (12, 100), (11, 30)],
+            &[0, 2, 4, 6, 8, 10, 12, 14],
+        );
+        let m = DrumIdiom::of(&p);
+        assert!(m.kick_on_downbeat);
+        assert!((m.backbeat_strength - 200.0 / 230.0).abs() < 1e-12);
+        assert_eq!((m.ghost_notes, m.accents, m.kicks, m.snares), (1, 2, 2, 3));
+        assert_eq!(m.hat_regularity, 1.0);
+    }
+
+    #[test]
+    fn half_time_counts_beat_three_and_a_roll_is_weak() {
+        let half = pattern(&[0], &[(8, 110)], &[0, 4, 8, 12]);
+        let m = DrumIdiom::of(&half);
+        assert_eq!(m.backbeat_strength, 1.0);
+        assert_eq!(m.hat_regularity, 0.5, "quarter-note hats fill 4 of 8 eighths");
+        // A snare roll on every step at 48, accents on 4 and 12: the roll
+        // outweighs the backbeat.
+        let mut roll: Vec<(usize, u8)> = (0..16).map(|s| (s, 48)).collect();
+        roll[4].1 = 80;
+        roll[12].1 = 80;
+        let m = DrumIdiom::of(&pattern(&[2], &roll, &[]));
+        assert!((m.backbeat_strength - 160.0 / (14.0 * 48.0 + 160.0)).abs() < 1e-12);
+        assert_eq!((m.ghost_notes, m.accents, m.snares), (14, 2, 16));
+        assert!(!m.kick_on_downbeat);
+        assert_eq!(m.hat_regularity, 0.0);
+        let empty = DrumIdiom::of(&pattern(&[], &[], &[]));
+        assert_eq!(empty.backbeat_strength, 0.0);
+    }
+
+    #[test]
+    fn every_library_pattern_is_inside_the_reference_ranges() {
+        for p in &crate::PATTERNS {
+            assert!(DrumIdiom::of(p).outside(&LOFI_DRUMS).is_empty(), "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn outside_names_each_measure_out_of_range() {
+        let ranges = DrumRanges {
+            kick_on_downbeat: true,
+            backbeat_strength: (0.5, 1.0),
+            ghost_notes: (0.0, 3.0),
+            accents: (1.0, 3.0),
+            hat_regularity: (0.75, 1.0),
+            kicks: (1.0, 4.0),
+            snares: (1.0, 5.0),
+        };
+        let good = pattern(&[0, 10], &[(4, 100), (12, 100)], &[0, 2, 4, 6, 8, 10, 12, 14]);
+        assert!(DrumIdiom::of(&good).outside(&ranges).is_empty());
+        let mut roll: Vec<(usize, u8)> = (0..16).map(|s| (s, 48)).collect();
+        roll[4].1 = 80;
+        let bad = pattern(&[2], &roll, &[]);
+        assert_eq!(
+            DrumIdiom::of(&bad).outside(&ranges),
+            [
+                "kick_on_downbeat",
+                "backbeat_strength",
+                "ghost_notes",
+                "hat_regularity",
+                "snares"
+            ]
+        );
+    }
+}
