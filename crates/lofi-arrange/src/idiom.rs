@@ -1,5 +1,6 @@
-//! Measures of lofi idiom for drums: how a one-bar groove reads to a
-//! producer looking at its grid, and the ranges real slow beats fall in.
+//! Measures of lofi idiom: how a one-bar groove reads to a producer
+//! looking at its grid (and the ranges real slow beats fall in), and how
+//! the keys loop reads on a piano roll ([`KeysIdiom`]).
 //!
 //! The reference is real playing: every bar of the Groove MIDI Dataset's
 //! hip-hop, soul and funk *beats* (not fills) at 100 BPM or slower, in 4/4
@@ -10,7 +11,10 @@
 
 use serde::Serialize;
 
+use lofi_score::Note;
+
 use crate::drums::DrumPattern;
+use crate::{BAR, STEP, TICKS_PER_BEAT};
 
 /// Velocity from which a snare hit is an accent (a backbeat), not a ghost
 /// note.
@@ -146,6 +150,118 @@ pub const LOFI_DRUMS: DrumRanges = DrumRanges {
     snares: (1.0, 11.0),
 };
 
+/// How a keys loop reads on a piano roll. Lofi keys lean on sustained
+/// 7th/9th chords, one or two changes a bar, a sparse top line, and a loop
+/// whose last bar leads back into its first.
+///
+/// A *chord* at a 16th step is the set of pitch classes of the notes
+/// sounding there that last at least a beat, when it holds three or more:
+/// sustained harmony, not a run of short accompaniment notes.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct KeysIdiom {
+    /// Median over the bars of the note starts in a bar (a 4-note chord is
+    /// 4 onsets).
+    pub onsets_per_bar: f64,
+    /// Changes of chord per bar: steps whose chord differs from the last
+    /// chord heard before it, over the bars.
+    pub chord_changes_per_bar: f64,
+    /// Share of the loop's 16th steps at which a chord sounds.
+    pub chord_time: f64,
+    /// Top-line notes per bar: note starts that are the highest pitch
+    /// sounding at their onset.
+    pub top_line_per_bar: f64,
+    /// Semitones between the mean pitch of the last bar and of the first:
+    /// the register jump at the loop's seam.
+    pub seam_register_jump: f64,
+    /// 1 − Jaccard similarity of the pitch classes sounding in the last
+    /// half bar and in the first: 0 when the seam keeps the harmony, 1 when
+    /// they share no pitch class.
+    pub seam_harmony_jump: f64,
+}
+
+impl KeysIdiom {
+    /// Measures a loop of `bars` 4/4 bars at [`TICKS_PER_BEAT`] whose notes
+    /// have onsets relative to its start.
+    pub fn of(notes: &[Note], bars: u32) -> KeysIdiom {
+        let bars = bars.max(1);
+        let steps = bars * BAR / STEP;
+        let chord_at = |step: u32| -> u16 {
+            let t = step * STEP;
+            let mut set = 0u16;
+            for n in notes
+                .iter()
+                .filter(|n| n.duration >= u32::from(TICKS_PER_BEAT) && n.onset <= t && t < n.end())
+            {
+                set |= 1 << (n.pitch.value() % 12);
+            }
+            if set.count_ones() >= 3 {
+                set
+            } else {
+                0
+            }
+        };
+        let (mut chord_steps, mut changes, mut last) = (0u32, 0u32, 0u16);
+        for step in 0..steps {
+            let c = chord_at(step);
+            if c != 0 {
+                chord_steps += 1;
+                if last != 0 && c != last {
+                    changes += 1;
+                }
+                last = c;
+            }
+        }
+        let mut per_bar: Vec<usize> = (0..bars)
+            .map(|b| notes.iter().filter(|n| n.onset / BAR == b).count())
+            .collect();
+        per_bar.sort_unstable();
+        let median = if per_bar.len() % 2 == 1 {
+            per_bar[per_bar.len() / 2] as f64
+        } else {
+            (per_bar[per_bar.len() / 2 - 1] + per_bar[per_bar.len() / 2]) as f64 / 2.0
+        };
+        let top = notes
+            .iter()
+            .filter(|n| {
+                !notes
+                    .iter()
+                    .any(|m| m.pitch > n.pitch && m.onset <= n.onset && n.onset < m.end().max(m.onset + 1))
+            })
+            .count();
+        let mean_pitch = |bar: u32| -> Option<f64> {
+            let p: Vec<f64> = notes
+                .iter()
+                .filter(|n| n.onset / BAR == bar)
+                .map(|n| f64::from(n.pitch.value()))
+                .collect();
+            (!p.is_empty()).then(|| p.iter().sum::<f64>() / p.len() as f64)
+        };
+        let sounding = |from: u32, to: u32| -> u16 {
+            notes
+                .iter()
+                .filter(|n| n.onset < to && n.end().max(n.onset + 1) > from)
+                .fold(0, |set, n| set | 1 << (n.pitch.value() % 12))
+        };
+        let (first, last_half) = (sounding(0, BAR / 2), sounding(bars * BAR - BAR / 2, bars * BAR));
+        let union = (first | last_half).count_ones();
+        KeysIdiom {
+            onsets_per_bar: median,
+            chord_changes_per_bar: f64::from(changes) / f64::from(bars),
+            chord_time: f64::from(chord_steps) / f64::from(steps),
+            top_line_per_bar: top as f64 / f64::from(bars),
+            seam_register_jump: match (mean_pitch(bars - 1), mean_pitch(0)) {
+                (Some(a), Some(b)) => (a - b).abs(),
+                _ => 0.0,
+            },
+            seam_harmony_jump: if union == 0 {
+                0.0
+            } else {
+                1.0 - f64::from((first & last_half).count_ones()) / f64::from(union)
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +328,60 @@ mod tests {
         for p in &crate::PATTERNS {
             assert!(DrumIdiom::of(p).outside(&LOFI_DRUMS).is_empty(), "{}", p.name);
         }
+    }
+
+    fn keys_note(onset: u32, duration: u32, pitch: u8) -> Note {
+        Note::new(onset, duration, pitch, 70)
+    }
+
+    #[test]
+    fn a_two_bar_loop_of_sustained_chords_and_a_sparse_line() {
+        // Bar 1: Cmaj7 (C E G B) held the whole bar; bar 2: Am7 (A C E G)
+        // for two beats, then Dm7 (D F A C) for two. A top line of one note
+        // per beat above them.
+        let mut notes = Vec::new();
+        for p in [48, 52, 55, 59] {
+            notes.push(keys_note(0, BAR, p));
+        }
+        for p in [45, 48, 52, 55] {
+            notes.push(keys_note(BAR, BAR / 2, p));
+        }
+        for p in [50, 53, 57, 60] {
+            notes.push(keys_note(BAR + BAR / 2, BAR / 2, p));
+        }
+        for beat in 0..8 {
+            notes.push(keys_note(beat * u32::from(TICKS_PER_BEAT), 240, 72));
+        }
+        let m = KeysIdiom::of(&notes, 2);
+        // Bar 1: 4 chord notes + 4 melody; bar 2: 8 + 4.
+        assert_eq!(m.onsets_per_bar, 10.0);
+        // Cmaj7 → Am7 → Dm7: two changes over two bars.
+        assert_eq!(m.chord_changes_per_bar, 1.0);
+        assert_eq!(m.chord_time, 1.0);
+        // The melody (C5) is on top at each of its 8 onsets.
+        assert_eq!(m.top_line_per_bar, 4.0);
+        // Mean pitch bar 1: (48+52+55+59+4*72)/8 = 62.75; bar 2:
+        // (45+48+52+55+50+53+57+60+4*72)/12 = 59.0.
+        assert!((m.seam_register_jump - 3.75).abs() < 1e-12);
+        // Last half bar D F A C (+C5) vs first C E G B (+C): {C} shared of
+        // {C D E F G A B} → 1 − 1/7.
+        assert!((m.seam_harmony_jump - 6.0 / 7.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn short_accompaniment_notes_are_no_chord() {
+        // Broken-chord 8ths (C E G repeated): busy, but nothing sustained.
+        let notes: Vec<Note> = (0..8u32)
+            .map(|i| keys_note(i * 240, 240, [48, 52, 55][i as usize % 3]))
+            .collect();
+        let m = KeysIdiom::of(&notes, 1);
+        assert_eq!((m.chord_time, m.chord_changes_per_bar), (0.0, 0.0));
+        assert_eq!(m.onsets_per_bar, 8.0);
+        assert_eq!(
+            m.seam_harmony_jump, 0.0,
+            "one bar: the seam is the bar with itself"
+        );
+        assert_eq!(KeysIdiom::of(&[], 4).onsets_per_bar, 0.0);
     }
 
     #[test]

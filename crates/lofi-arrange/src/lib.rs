@@ -22,7 +22,7 @@ pub use chords::{ChordColor, ChordReport};
 pub use drums::{DrumPattern, PATTERNS};
 pub use error::ArrangeError;
 pub use form::{Section, SectionKind};
-pub use idiom::{DrumIdiom, DrumRanges, PlayedGroove, ACCENT, LOFI_DRUMS};
+pub use idiom::{DrumIdiom, DrumRanges, KeysIdiom, PlayedGroove, ACCENT, LOFI_DRUMS};
 
 use lofi_core::Seed;
 use lofi_score::{Part, Program, Score, TempoChange, TimeSignature};
@@ -140,6 +140,9 @@ pub struct Arrangement {
     /// Those two grooves (learned or from the library) with their drum
     /// idiom measures, main first.
     pub grooves: [PlayedGroove; 2],
+    /// The keys idiom measures of the main loop (as it plays, chords
+    /// coloured).
+    pub keys_idiom: KeysIdiom,
     /// What the lofi-chords colouring did to the sample.
     pub chords: ChordReport,
     /// Ticks of every kick hit, sorted: what the sidechain ducks to.
@@ -228,6 +231,7 @@ pub fn arrange(input: &Score, options: &ArrangeOptions) -> Result<Arrangement, A
             PlayedGroove::of(main_pattern),
             PlayedGroove::of(variation_pattern),
         ],
+        keys_idiom: KeysIdiom::of(&sample.segments[sample.main], sample.loop_bars),
         chords: sample.chords,
         kicks,
     })

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use lofi_arrange::{KeysIdiom, PlayedGroove};
 use lofi_core::Seed;
 use lofi_gen::{GenerateOptions, Generated, Model, NoveltyIndex, Prompt};
 use lofi_score::tempo;
@@ -38,6 +39,10 @@ pub struct TrackSummary {
     pub true_peak_dbtp: f64,
     pub render_seconds: f64,
     pub drums: DrumsReport,
+    /// The grooves played and their drum idiom measures.
+    pub grooves: [PlayedGroove; 2],
+    /// The keys idiom measures of the main loop.
+    pub keys_idiom: KeysIdiom,
     pub chords: ChordsSummary,
 }
 
@@ -134,6 +139,8 @@ pub fn generate(job: &GenerateJob<'_>) -> Result<GenerateSummary, TrackError> {
                 true_peak_dbtp: r.true_peak_dbtp,
                 render_seconds: r.render_seconds,
                 drums: r.drums,
+                grooves: r.grooves,
+                keys_idiom: r.keys_idiom,
                 chords: r.chords,
             };
             (r.manifest, Some(track))

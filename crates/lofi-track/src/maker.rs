@@ -280,6 +280,7 @@ impl Made {
             sections: self.arrangement.sections.clone(),
             patterns: self.arrangement.patterns.clone(),
             grooves: self.arrangement.grooves.clone(),
+            keys_idiom: self.arrangement.keys_idiom,
             chords: self.chords(),
             drums: self.drums.clone(),
             render_seconds: self.seconds + start.elapsed().as_secs_f64(),

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use lofi_arrange::{Arrangement, ChordReport, PlayedGroove, Section};
+use lofi_arrange::{Arrangement, ChordReport, KeysIdiom, PlayedGroove, Section};
 use lofi_audio::Preset;
 use lofi_gen::GenerateOptions;
 use lofi_score::ReadWarning;
@@ -140,6 +140,8 @@ pub struct RenderSummary {
     pub patterns: (String, String),
     /// The grooves played, with their drum idiom measures.
     pub grooves: [PlayedGroove; 2],
+    /// The keys idiom measures of the main loop.
+    pub keys_idiom: KeysIdiom,
     pub chords: ChordsSummary,
     pub drums: DrumsReport,
     pub render_seconds: f64,

@@ -171,3 +171,27 @@ fn render_file_reads_a_damaged_file_and_records_what_was_recovered() {
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["input_warnings"][0]["what"], "stray_status");
 }
+
+#[test]
+fn a_track_reports_the_idiom_of_its_grooves_and_keys_loop() {
+    let maker = TrackMaker::new(TrackSettings {
+        chords: lofi_arrange::ChordColor::Keep,
+        ..library(0.1)
+    })
+    .unwrap();
+    let made = maker.make(&chord_loop(78.0), Seed(2)).unwrap();
+    let a = &made.arrangement;
+    // Library grooves: every measure inside the reference ranges.
+    for g in &a.grooves {
+        assert!(g.outside.is_empty(), "{}: {:?}", g.pattern.name, g.outside);
+        assert!(g.idiom.kick_on_downbeat);
+    }
+    assert_eq!(a.patterns.0, a.grooves[0].pattern.name);
+    // The chord loop: a triad held 15 of 16 steps and 4 melody notes per
+    // bar; C, Am, Dm, G: three changes in the four-bar loop.
+    let k = a.keys_idiom;
+    assert_eq!(a.loop_bars, 4);
+    assert_eq!(k.onsets_per_bar, 7.0);
+    assert!((k.chord_time - 15.0 / 16.0).abs() < 1e-9, "{}", k.chord_time);
+    assert_eq!(k.chord_changes_per_bar, 0.75);
+}
