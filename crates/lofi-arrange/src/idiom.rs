@@ -155,8 +155,10 @@ pub const LOFI_DRUMS: DrumRanges = DrumRanges {
 /// whose last bar leads back into its first.
 ///
 /// A *chord* at a 16th step is the set of pitch classes of the notes
-/// sounding there that last at least a beat, when it holds three or more:
-/// sustained harmony, not a run of short accompaniment notes.
+/// sounding in the middle of that step that last at least a beat, when it
+/// holds three or more: sustained harmony, not a run of short
+/// accompaniment notes (the middle, so a chord rolled or laid back a few
+/// ticks still counts from its own step).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct KeysIdiom {
     /// Median over the bars of the note starts in a bar (a 4-note chord is
@@ -186,7 +188,7 @@ impl KeysIdiom {
         let bars = bars.max(1);
         let steps = bars * BAR / STEP;
         let chord_at = |step: u32| -> u16 {
-            let t = step * STEP;
+            let t = step * STEP + STEP / 2;
             let mut set = 0u16;
             for n in notes
                 .iter()

@@ -5,6 +5,8 @@ use lofi_score::{Note, Score, Velocity};
 use crate::chords::{self, ChordColor, ChordReport};
 use crate::error::ArrangeError;
 use crate::form::{Section, SectionKind};
+use crate::idiom::KeysIdiom;
+use crate::lofi_keys::{self, KeysStyle};
 use crate::{BAR, STEP, TICKS_PER_BEAT};
 
 /// The sample cut into loops of `loop_bars` bars.
@@ -13,7 +15,8 @@ pub(crate) struct Sample {
     pub loop_bars: u32,
     /// Notes of each loop, onsets relative to its start, ends clipped to it.
     pub segments: Vec<Vec<Note>>,
-    /// The loop with the most notes: the song's main loop.
+    /// The song's main loop: for lofi keys the one whose seam closes best
+    /// at a moderate density, as written the one with the most notes.
     pub main: usize,
     /// What colouring its chords did.
     pub chords: ChordReport,
@@ -24,6 +27,7 @@ impl Sample {
         input: &Score,
         color: ChordColor,
         major_tonic: Option<u8>,
+        style: KeysStyle,
     ) -> Result<Self, ArrangeError> {
         let score = input.with_resolution(TICKS_PER_BEAT);
         let round = |t: u32| (t + STEP / 2) / STEP * STEP;
@@ -52,7 +56,13 @@ impl Sample {
         for n in &mut notes {
             n.onset -= first_bar * BAR;
         }
-        let (notes, chords) = chords::colour(&notes, color, major_tonic);
+        if style == KeysStyle::Lofi {
+            notes = lofi_keys::relax(&notes);
+        }
+        let (mut notes, chords) = chords::colour(&notes, color, major_tonic);
+        if style == KeysStyle::Lofi {
+            lofi_keys::strum(&mut notes);
+        }
         let end = notes.iter().map(Note::end).max().unwrap_or(BAR);
         let total_bars = end.div_ceil(BAR).max(1);
         let loop_bars = [8, 4, 2, 1].into_iter().find(|&l| l <= total_bars).unwrap_or(1);
@@ -72,9 +82,12 @@ impl Sample {
                     .collect()
             })
             .collect();
-        let main = (0..segments.len())
-            .max_by_key(|&i| (segments[i].len(), std::cmp::Reverse(i)))
-            .unwrap_or(0);
+        let main = match style {
+            KeysStyle::AsIs => (0..segments.len())
+                .max_by_key(|&i| (segments[i].len(), std::cmp::Reverse(i)))
+                .unwrap_or(0),
+            KeysStyle::Lofi => most_loopable(&segments, loop_bars),
+        };
         Ok(Self {
             loop_bars,
             segments,
@@ -108,6 +121,23 @@ impl Sample {
             })
             .collect()
     }
+}
+
+/// The loop a producer would keep as the main one: the harmony closes at
+/// its seam (the last half bar leads back into the first) at a moderate
+/// density (near 10 onsets a bar), register jumps breaking ties; an empty
+/// loop never.
+fn most_loopable(segments: &[Vec<Note>], loop_bars: u32) -> usize {
+    let cost = |i: usize| -> f64 {
+        if segments[i].is_empty() {
+            return f64::INFINITY;
+        }
+        let m = KeysIdiom::of(&segments[i], loop_bars);
+        m.seam_harmony_jump + (m.onsets_per_bar - 10.0).abs() / 10.0 + m.seam_register_jump / 24.0
+    };
+    (0..segments.len())
+        .min_by(|&a, &b| cost(a).total_cmp(&cost(b)).then(a.cmp(&b)))
+        .unwrap_or(0)
 }
 
 /// Keys notes for the whole form, swung like the hats.

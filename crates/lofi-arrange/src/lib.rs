@@ -17,12 +17,14 @@ mod error;
 mod form;
 mod idiom;
 mod keys;
+mod lofi_keys;
 
 pub use chords::{ChordColor, ChordReport};
 pub use drums::{DrumPattern, PATTERNS};
 pub use error::ArrangeError;
 pub use form::{Section, SectionKind};
 pub use idiom::{DrumIdiom, DrumRanges, KeysIdiom, PlayedGroove, ACCENT, LOFI_DRUMS};
+pub use lofi_keys::KeysStyle;
 
 use lofi_core::Seed;
 use lofi_score::{Part, Program, Score, TempoChange, TimeSignature};
@@ -64,6 +66,9 @@ pub struct ArrangeOptions {
     /// "Lofi chords": add diatonic 7ths (or 7ths and 9ths) to the sample's
     /// block triads (see `chords`).
     pub chords: ChordColor,
+    /// How the keys play the sample: sustained lofi voicings under a sparse
+    /// top line, or as written.
+    pub keys: KeysStyle,
     /// The sample's key as the tonic pitch class of its major scale (a
     /// minor key's relative major), for the lofi chords; `None` estimates
     /// it from the notes.
@@ -83,6 +88,7 @@ impl Default for ArrangeOptions {
             seed: Seed(0),
             grooves: None,
             chords: ChordColor::default(),
+            keys: KeysStyle::default(),
             key_major_tonic: None,
         }
     }
@@ -166,7 +172,7 @@ impl Arrangement {
 pub fn arrange(input: &Score, options: &ArrangeOptions) -> Result<Arrangement, ArrangeError> {
     options.validate()?;
     let bpm = options.bpm.unwrap_or_else(|| input.initial_bpm());
-    let sample = keys::Sample::from_score(input, options.chords, options.key_major_tonic)?;
+    let sample = keys::Sample::from_score(input, options.chords, options.key_major_tonic, options.keys)?;
     let bar_seconds = 4.0 * 60.0 / bpm;
     let sections = form::lay_out(
         options.minutes * 60.0 / bar_seconds,

@@ -110,9 +110,23 @@ fn drums_fall_on_the_keys_grid_within_swing_and_humanize() {
             n.onset
         );
     }
-    // Keys sit on the same swung grid.
+    // Keys sit on the same swung grid: lofi keys a little behind it
+    // (laid back 12 ticks, chords rolled 6 ticks a voice), as written
+    // exactly on it.
     let swing_ticks = swing.round() as u32;
     for n in &a.score.parts[0].notes {
+        let behind = n.onset % STEP;
+        assert!(behind <= swing_ticks + 12 + 6 * 5, "keys at {}", n.onset);
+    }
+    let as_is = arrange(
+        &sample(),
+        &ArrangeOptions {
+            keys: lofi_arrange::KeysStyle::AsIs,
+            ..opts
+        },
+    )
+    .unwrap();
+    for n in &as_is.score.parts[0].notes {
         assert!(
             n.onset % STEP == 0 || (n.onset - swing_ticks) % STEP == 0,
             "keys at {}",
@@ -249,7 +263,13 @@ fn the_tempo_never_changes_the_drums() {
 /// still follows the same roots.
 #[test]
 fn lofi_chords_colour_triads_and_keep_leaves_them() {
-    use lofi_arrange::ChordColor;
+    use lofi_arrange::{ChordColor, KeysStyle};
+    // The sample's own triads, as written (lofi keys revoice them; see
+    // `lofi_keys_keep_each_bars_pitch_classes`).
+    let options = |seed| ArrangeOptions {
+        keys: KeysStyle::AsIs,
+        ..options(seed)
+    };
     let mut s = Score::new(480);
     s.tempos = sample().tempos;
     let mut keys = Part::new("keys", Program::saturating(0), false);
@@ -313,4 +333,56 @@ fn lofi_chords_colour_triads_and_keep_leaves_them() {
             .collect()
     };
     assert_eq!(bass(&kept), bass(&sevenths));
+}
+
+/// Lofi keys revoice a busy sample but keep each bar's pitch classes (the
+/// 7ths the colouring adds apart), hold chords and thin the line.
+#[test]
+fn lofi_keys_keep_each_bars_pitch_classes() {
+    use lofi_arrange::{ChordColor, KeysStyle};
+    let mut s = Score::new(480);
+    s.tempos = sample().tempos;
+    let mut keys = Part::new("keys", Program::saturating(0), false);
+    // Four bars of running 8th arpeggios (C, Am, F, G) under a melody.
+    let chords = [[48u8, 52, 55], [45, 48, 52], [41, 45, 48], [43, 47, 50]];
+    for (bar, chord) in chords.iter().enumerate() {
+        for e in 0..8u32 {
+            let at = bar as u32 * BAR + e * 240;
+            keys.notes.push(Note::new(at, 240, chord[e as usize % 3], 70));
+            keys.notes
+                .push(Note::new(at, 240, 72 + [0, 2, 4, 2][e as usize % 4], 80));
+        }
+    }
+    keys.sort();
+    s.parts.push(keys);
+    let arranged = |style| {
+        arrange(
+            &s,
+            &ArrangeOptions {
+                keys: style,
+                chords: ChordColor::Keep,
+                ..options(1)
+            },
+        )
+        .unwrap()
+    };
+    let (lofi, as_is) = (arranged(KeysStyle::Lofi), arranged(KeysStyle::AsIs));
+    let bar_pcs = |a: &lofi_arrange::Arrangement, bar: u32| {
+        a.score.parts[0]
+            .notes
+            .iter()
+            .filter(|n| n.onset / BAR == bar)
+            .fold(0u16, |m, n| m | 1 << (n.pitch.value() % 12))
+    };
+    for bar in 0..as_is.loop_bars {
+        assert_eq!(
+            bar_pcs(&lofi, bar) & !bar_pcs(&as_is, bar),
+            0,
+            "bar {bar}: no new pitch class"
+        );
+    }
+    assert!(lofi.keys_idiom.onsets_per_bar <= 8.0, "{:?}", lofi.keys_idiom);
+    assert!(lofi.keys_idiom.chord_time >= 0.9, "{:?}", lofi.keys_idiom);
+    assert_eq!(as_is.keys_idiom.chord_time, 0.0, "8th arpeggios hold no chord");
+    assert_eq!(as_is.keys_idiom.onsets_per_bar, 16.0);
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use lofi_arrange::ChordColor;
+use lofi_arrange::{ChordColor, KeysStyle};
 use lofi_audio::Layers;
 use lofi_gen::GenerateOptions;
 use lofi_model::{Arch, ModelConfig, TrainOptions};
@@ -167,6 +167,11 @@ pub struct TrackArgs {
     /// to the sample's block triads, or `keep` its harmony as it is.
     #[arg(long, default_value_t = track_defaults().chords, value_name = "COLOR")]
     pub chords: ChordColor,
+    /// How the keys play the sample: `lofi` turns busy accompaniment into
+    /// held chord voicings under a sparse top line, keeping its harmony
+    /// (rolled a little and laid back); `as-is` plays it as written.
+    #[arg(long, default_value_t = track_defaults().keys, value_name = "STYLE")]
+    pub keys: KeysStyle,
 }
 
 fn track_defaults() -> TrackSettings {
@@ -204,6 +209,7 @@ impl TrackArgs {
             drums: self.drums,
             drums_model: self.drums_model.clone(),
             chords: self.chords,
+            keys: self.keys,
         }
     }
 }

@@ -109,6 +109,7 @@ impl TrackMaker {
             seed,
             grooves: drums.grooves(),
             chords: s.chords,
+            keys: s.keys,
             key_major_tonic: key.map(Key::relative_major),
             ..ArrangeOptions::default()
         };

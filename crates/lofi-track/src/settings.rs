@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use lofi_arrange::{ArrangeOptions, ChordColor};
+use lofi_arrange::{ArrangeOptions, ChordColor, KeysStyle};
 use lofi_audio::{Layers, WavFormat};
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +73,8 @@ pub struct TrackSettings {
     pub drums_model: String,
     /// "Lofi chords": the colour added to the sample's block triads.
     pub chords: ChordColor,
+    /// How the keys play the sample (lofi voicings, or as written).
+    pub keys: KeysStyle,
 }
 
 impl Default for TrackSettings {
@@ -91,6 +93,7 @@ impl Default for TrackSettings {
             drums: DrumSource::Learned,
             drums_model: "default".into(),
             chords: ChordColor::default(),
+            keys: KeysStyle::default(),
         }
     }
 }
