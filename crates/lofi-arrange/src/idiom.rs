@@ -170,7 +170,8 @@ pub struct KeysIdiom {
     /// Share of the loop's 16th steps at which a chord sounds.
     pub chord_time: f64,
     /// Top-line notes per bar: note starts that are the highest pitch
-    /// sounding at their onset.
+    /// sounding at their onset (notes starting on the same 16th step count
+    /// as together, so a rolled chord has one top).
     pub top_line_per_bar: f64,
     /// Semitones between the mean pitch of the last bar and of the first:
     /// the register jump at the loop's seam.
@@ -227,7 +228,7 @@ impl KeysIdiom {
             .filter(|n| {
                 !notes
                     .iter()
-                    .any(|m| m.pitch > n.pitch && m.onset <= n.onset && n.onset < m.end().max(m.onset + 1))
+                    .any(|m| m.pitch > n.pitch && m.onset / STEP <= n.onset / STEP && n.onset < m.end().max(m.onset + 1))
             })
             .count();
         let mean_pitch = |bar: u32| -> Option<f64> {

@@ -66,3 +66,14 @@ pub fn print<T: Serialize>(json: bool, summary: &T, for_people: impl FnOnce(&T))
     }
     Ok(())
 }
+
+/// The keys idiom measures of a main loop, in one line.
+pub fn keys_line(k: &lofi_arrange::KeysIdiom) -> String {
+    format!(
+        "{:.1} onsets a bar, a chord {:.0} % of the time, {:.1} chord changes a bar, {:.1} top-line notes a bar",
+        k.onsets_per_bar,
+        k.chord_time * 100.0,
+        k.chord_changes_per_bar,
+        k.top_line_per_bar
+    )
+}

@@ -130,6 +130,7 @@ fn print_summary(s: &GenerateSummary) {
         println!("  arrangement {}", t.track_midi);
         println!("  drums       {}", t.drums.line());
         println!("  chords      {}", t.chords.line());
+        println!("  keys loop   {}", flags::keys_line(&t.keys_idiom));
     }
     println!("  manifest    {}", s.manifest);
 }

@@ -34,6 +34,7 @@ fn print_summary(s: &RenderSummary) {
     println!("  arrangement {}", s.midi);
     println!("  drums       {}", s.drums.line());
     println!("  chords      {}", s.chords.line());
+    println!("  keys loop   {}", flags::keys_line(&s.keys_idiom));
     if !s.stems.is_empty() {
         println!("  stems       {}", s.stems.join(", "));
     }
