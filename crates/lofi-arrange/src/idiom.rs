@@ -226,9 +226,11 @@ impl KeysIdiom {
         let top = notes
             .iter()
             .filter(|n| {
-                !notes
-                    .iter()
-                    .any(|m| m.pitch > n.pitch && m.onset / STEP <= n.onset / STEP && n.onset < m.end().max(m.onset + 1))
+                !notes.iter().any(|m| {
+                    m.pitch > n.pitch
+                        && m.onset / STEP <= n.onset / STEP
+                        && n.onset < m.end().max(m.onset + 1)
+                })
             })
             .count();
         let mean_pitch = |bar: u32| -> Option<f64> {
