@@ -1,6 +1,7 @@
 //! Measuring a model: validation figures on held-out songs, and the
 //! musical metrics of pieces it generates next to the corpus's.
 
+use lofi_arrange::KeysIdiom;
 use lofi_model::Validation;
 use lofi_score::{Score, METRIC_NAMES};
 use lofi_tokens::Cache;
@@ -39,6 +40,28 @@ pub struct Evaluation {
     /// Longest run of notes any piece copied from the corpus (`None`
     /// without an index).
     pub longest_copied_run: Option<usize>,
+}
+
+/// A keys idiom measure by name, and how to read it.
+type KeysMeasure = (&'static str, fn(&KeysIdiom) -> f64);
+
+/// The keys idiom measures `evaluate` compares after the metrics, each
+/// piece read as written, as one loop over all its bars.
+pub const KEYS_MEASURES: [KeysMeasure; 4] = [
+    ("keys_onsets_per_bar", |k| k.onsets_per_bar),
+    ("keys_chord_changes_per_bar", |k| k.chord_changes_per_bar),
+    ("keys_chord_time", |k| k.chord_time),
+    ("keys_top_line_per_bar", |k| k.top_line_per_bar),
+];
+
+/// The keys idiom of a whole piece (its pitched notes, at the arranger's
+/// resolution, from tick 0).
+pub fn keys_idiom(score: &Score) -> KeysIdiom {
+    let s = score.with_resolution(lofi_arrange::TICKS_PER_BEAT);
+    let mut notes: Vec<lofi_score::Note> = s.notes().filter(|(p, _)| !p.is_drum).map(|(_, n)| *n).collect();
+    notes.sort_by_key(|n| (n.onset, n.pitch));
+    let end = notes.iter().map(lofi_score::Note::end).max().unwrap_or(0);
+    KeysIdiom::of(&notes, end.div_ceil(lofi_arrange::BAR).max(1))
 }
 
 /// Pitch-class shares (summing to 1) over a set of pieces.
@@ -104,7 +127,7 @@ pub fn evaluate(
     }
     let gen_metrics: Vec<[f64; 9]> = samples.iter().map(Score::metrics).collect();
     let corpus_metrics: Vec<[f64; 9]> = corpus.iter().map(Score::metrics).collect();
-    let metrics = METRIC_NAMES
+    let mut metrics: Vec<MetricComparison> = METRIC_NAMES
         .iter()
         .enumerate()
         .filter_map(|(m, &name)| {
@@ -113,6 +136,15 @@ pub fn evaluate(
             compare_sets(&g, &c).map(|comparison| MetricComparison { name, comparison })
         })
         .collect();
+    let (gen_keys, corpus_keys): (Vec<KeysIdiom>, Vec<KeysIdiom>) = (
+        samples.iter().map(keys_idiom).collect(),
+        corpus.iter().map(keys_idiom).collect(),
+    );
+    metrics.extend(KEYS_MEASURES.iter().filter_map(|&(name, get)| {
+        let g: Vec<f64> = gen_keys.iter().map(get).collect();
+        let c: Vec<f64> = corpus_keys.iter().map(get).collect();
+        compare_sets(&g, &c).map(|comparison| MetricComparison { name, comparison })
+    }));
     Ok(Evaluation {
         validation,
         samples,
@@ -120,4 +152,27 @@ pub fn evaluate(
         metrics,
         longest_copied_run: copied.iter().max().copied(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use lofi_score::{Note, Part, Program, Score};
+
+    /// At any resolution, a triad held for two bars under nothing else
+    /// reads as one chord sounding all the time, 3 onsets in its bar.
+    #[test]
+    fn keys_idiom_reads_a_piece_at_its_own_resolution() {
+        let mut s = Score::new(96);
+        let mut p = Part::new("keys", Program::saturating(0), false);
+        for pitch in [60, 64, 67] {
+            p.notes.push(Note::new(0, 8 * 96, pitch, 70));
+        }
+        s.parts.push(p);
+        let k = super::keys_idiom(&s);
+        assert_eq!(k.chord_time, 1.0);
+        assert_eq!(k.chord_changes_per_bar, 0.0);
+        // Two bars: 3 onsets in the first, none in the second.
+        assert_eq!(k.onsets_per_bar, 1.5);
+        assert_eq!(super::KEYS_MEASURES.len(), 4);
+    }
 }

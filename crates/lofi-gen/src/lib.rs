@@ -23,7 +23,9 @@ pub use compare::{compare_sets, SetComparison};
 pub use default::{DEFAULT_DRUMS_MODEL, DEFAULT_DRUMS_SPEC, DEFAULT_INDEX, DEFAULT_MODEL, DEFAULT_SPEC};
 pub use drums::{bars_of, learn_grooves, usable, GrooveOptions, Grooves};
 pub use error::GenError;
-pub use eval::{evaluate, pitch_class_shares, EvalOptions, Evaluation, MetricComparison};
+pub use eval::{
+    evaluate, keys_idiom, pitch_class_shares, EvalOptions, Evaluation, MetricComparison, KEYS_MEASURES,
+};
 pub use generate::{generate, GenerateOptions, Generated, Model, Prompt};
 pub use lofi_score::Key;
 pub use novelty::{symbols, CorpusFigures, NoveltyIndex, LONG, SHORT};
