@@ -114,6 +114,18 @@ impl PlayedGroove {
     }
 }
 
+/// Whether `m` sounds when `n` starts; notes starting on the same 16th step
+/// count as together (a chord rolled or laid back a few ticks is still one
+/// chord), and a zero-length note sounds for its own tick.
+pub(crate) fn sounds_at_onset(m: &Note, n: &Note) -> bool {
+    m.onset / STEP <= n.onset / STEP && n.onset < m.end().max(m.onset + 1)
+}
+
+/// Whether no higher note than `n` sounds when it starts: `n` is on top.
+pub(crate) fn is_highest_at_onset(notes: &[Note], n: &Note) -> bool {
+    !notes.iter().any(|m| m.pitch > n.pitch && sounds_at_onset(m, n))
+}
+
 /// Accepted ranges (inclusive) of each [`DrumIdiom`] measure.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct DrumRanges {
@@ -223,16 +235,7 @@ impl KeysIdiom {
         } else {
             (per_bar[per_bar.len() / 2 - 1] + per_bar[per_bar.len() / 2]) as f64 / 2.0
         };
-        let top = notes
-            .iter()
-            .filter(|n| {
-                !notes.iter().any(|m| {
-                    m.pitch > n.pitch
-                        && m.onset / STEP <= n.onset / STEP
-                        && n.onset < m.end().max(m.onset + 1)
-                })
-            })
-            .count();
+        let top = notes.iter().filter(|n| is_highest_at_onset(notes, n)).count();
         let mean_pitch = |bar: u32| -> Option<f64> {
             let p: Vec<f64> = notes
                 .iter()

@@ -30,6 +30,7 @@
 use lofi_score::{Note, Pitch, Velocity};
 use serde::{Deserialize, Serialize};
 
+use crate::idiom::{is_highest_at_onset, sounds_at_onset};
 use crate::{BAR, STEP, TICKS_PER_BEAT};
 
 /// How the keys play the sample.
@@ -140,11 +141,7 @@ fn top_line(notes: &[Note], bar: u32, floor: u8) -> Vec<Note> {
     let tops: Vec<&Note> = notes
         .iter()
         .filter(|n| (from..to).contains(&n.onset) && n.pitch.value() > floor)
-        .filter(|n| {
-            !notes
-                .iter()
-                .any(|m| m.pitch > n.pitch && m.onset <= n.onset && n.onset < m.end().max(m.onset + 1))
-        })
+        .filter(|n| is_highest_at_onset(notes, n))
         .collect();
     let rank = |n: &Note| {
         let step = (n.onset - from) / STEP;
@@ -181,11 +178,10 @@ fn top_line(notes: &[Note], bar: u32, floor: u8) -> Vec<Note> {
 /// with something sounding below it, and not the top of a block chord
 /// (three or more notes starting together), which is a chord tone.
 fn is_top_voice(notes: &[Note], n: &Note) -> bool {
-    let sounding = |m: &&Note| m.onset <= n.onset && n.onset < m.end().max(m.onset + 1);
     let together = notes.iter().filter(|m| m.onset == n.onset).count();
     together < 3
-        && !notes.iter().filter(sounding).any(|m| m.pitch > n.pitch)
-        && notes.iter().filter(sounding).any(|m| m.pitch < n.pitch)
+        && is_highest_at_onset(notes, n)
+        && notes.iter().any(|m| m.pitch < n.pitch && sounds_at_onset(m, n))
 }
 
 /// The lofi treatment of a quantized sample (onsets from bar 0, sorted).

@@ -194,6 +194,18 @@ fn ingest_include_keeps_only_matching_paths() {
     assert!(!out_dir.path().join("d.lofitok").exists());
 }
 
+/// A `corpus` folder in `dir` holding one good file, `good.mid`.
+fn corpus_with_good_file(dir: &Path) -> PathBuf {
+    let corpus = dir.join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    std::fs::copy(
+        repo().join("testdata/midi/chord-loop.mid"),
+        corpus.join("good.mid"),
+    )
+    .unwrap();
+    corpus
+}
+
 /// `lofi ingest CORPUS --out CACHE --json [--strict]`.
 fn ingest_json(corpus: &Path, cache: &Path, strict: bool) -> Output {
     let mut a = vec![
@@ -212,13 +224,7 @@ fn ingest_json(corpus: &Path, cache: &Path, strict: bool) -> Output {
 #[test]
 fn corrupt_file_is_skipped_unless_strict_and_never_leaves_a_cache() {
     let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus");
-    std::fs::create_dir(&corpus).unwrap();
-    std::fs::copy(
-        repo().join("testdata/midi/chord-loop.mid"),
-        corpus.join("good.mid"),
-    )
-    .unwrap();
+    let corpus = corpus_with_good_file(dir.path());
     std::fs::write(corpus.join("bad.mid"), b"MThd\0\0\0\x06\0\x01").unwrap();
     let cache = dir.path().join("c.lofitok");
     let strict = ingest_json(&corpus, &cache, true);
@@ -269,13 +275,7 @@ fn scale_with_clock_byte() -> Vec<u8> {
 #[test]
 fn damaged_file_is_recovered_listed_and_refused_by_strict() {
     let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus");
-    std::fs::create_dir(&corpus).unwrap();
-    std::fs::copy(
-        repo().join("testdata/midi/chord-loop.mid"),
-        corpus.join("good.mid"),
-    )
-    .unwrap();
+    let corpus = corpus_with_good_file(dir.path());
     let damaged = corpus.join("clock.mid");
     std::fs::write(&damaged, scale_with_clock_byte()).unwrap();
 

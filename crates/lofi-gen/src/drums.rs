@@ -149,15 +149,15 @@ pub fn usable(p: &DrumPattern) -> bool {
     let count = |v: &[u8; 16]| v.iter().filter(|&&x| x > 0).count();
     let accent = |i: usize| p.snare[i] >= ACCENT;
     let backbeat = (accent(4) && accent(12)) || accent(8);
-    let accents = p.snare.iter().filter(|&&x| x >= ACCENT).count();
+    let idiom = DrumIdiom::of(p);
     p.kick[0] >= 40
         && !accent(0)
         && backbeat
-        && accents <= 3
+        && idiom.accents <= 3
         && count(&p.hat) >= 4
         && count(&p.open_hat) <= 2
-        && count(&p.kick) <= 6
-        && DrumIdiom::of(p).outside(&LOFI_DRUMS).is_empty()
+        && idiom.kicks <= 6
+        && idiom.outside(&LOFI_DRUMS).is_empty()
 }
 
 /// The first usable stretch, and the next usable one that starts a bar or

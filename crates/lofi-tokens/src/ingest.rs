@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lofi_score::{ReadWarning, Score};
+use lofi_score::{ReadWarning, Score, ScoreError};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -170,12 +170,14 @@ pub fn ingest_files(
     for (file, result, warnings) in results {
         if options.strict {
             if let Some(first) = warnings.first() {
-                let more = match warnings.len() {
-                    1 => String::new(),
-                    n => format!(" (and {} more problem(s))", n - 1),
+                let refused = ScoreError::Recovered {
+                    first: first.clone(),
+                    more: warnings.len() - 1,
                 };
-                let reason = format!("the file breaks the MIDI spec: {first}{more}");
-                return Err(TokensError::Strict { file, reason });
+                return Err(TokensError::Strict {
+                    file,
+                    reason: refused.to_string(),
+                });
             }
         }
         if !warnings.is_empty() {
