@@ -234,6 +234,10 @@ pub struct RenderArgs {
     pub seed: u64,
     #[command(flatten)]
     pub track: TrackArgs,
+    /// Also draw the arrangement to this PNG: the form, the main loop's keys
+    /// and bass, its drum grid.
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -378,6 +382,10 @@ pub struct GenerateArgs {
     /// Write only sample.mid and the manifest, no track.
     #[arg(long)]
     pub no_track: bool,
+    /// Also draw the track's arrangement to this PNG: the form, the main
+    /// loop's keys and bass, its drum grid.
+    #[arg(long, value_name = "FILE.png", conflicts_with = "no_track")]
+    pub plot: Option<PathBuf>,
     /// Re-read the whole window for every token instead of carrying the
     /// model's state (slow; the benchmark baseline).
     #[arg(long, hide = true)]

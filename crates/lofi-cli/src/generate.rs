@@ -94,6 +94,13 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
     let summary = lofi_track::generate(&job).map_err(flags::track)?;
     if let Some(t) = &summary.track {
         crate::render::warn_drums(&t.drums);
+        if let Some(png) = &a.plot {
+            let title = format!(
+                "lofi generate: seed {}, {:.0} BPM, {:.1} s",
+                a.seed, summary.sample.bpm, t.duration_s
+            );
+            crate::render::plot(Path::new(&t.track_midi), &t.sections, png, &title)?;
+        }
     }
     flags::print(a.json, &summary, print_summary)
 }

@@ -1,7 +1,11 @@
 //! `lofi render`: arguments → track settings → `lofi_track::render_file`
 //! → printed summary.
 
+use std::path::Path;
+
 use anyhow::Context;
+use lofi_arrange::Section;
+use lofi_score::Score;
 use lofi_track::{render_file, DrumsReport, RenderSummary, Seed, TrackMaker};
 
 use crate::args::RenderArgs;
@@ -23,7 +27,27 @@ pub fn run(a: RenderArgs) -> anyhow::Result<()> {
     for w in &summary.input_warnings {
         eprintln!("warning: {}: {w}", a.input.display());
     }
+    if let Some(png) = &a.plot {
+        let title = format!(
+            "{}: seed {}, {:.0} BPM, {:.1} s",
+            a.input
+                .file_name()
+                .unwrap_or(a.input.as_os_str())
+                .to_string_lossy(),
+            a.seed,
+            summary.bpm,
+            summary.duration_s
+        );
+        plot(Path::new(&summary.midi), &summary.sections, png, &title)?;
+    }
     flags::print(a.json, &summary, print_summary)
+}
+
+/// Draws the arrangement lofi just wrote (`track.mid`) to `png`.
+pub fn plot(midi: &Path, sections: &[Section], png: &Path, title: &str) -> anyhow::Result<()> {
+    let bytes = std::fs::read(midi).with_context(|| format!("reading {}", midi.display()))?;
+    let score = Score::from_midi_bytes(&bytes).with_context(|| format!("reading {}", midi.display()))?;
+    crate::plots::arrangement(&score, sections, png, title)
 }
 
 fn print_summary(s: &RenderSummary) {

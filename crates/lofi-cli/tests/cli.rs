@@ -525,3 +525,47 @@ fn a_gpu_backend_this_build_lacks_is_a_clear_error_before_any_run_folder() {
         assert!(!run.exists());
     }
 }
+
+/// Pixels of `img` in rows `rows` whose colour `pick` accepts.
+fn count_pixels(img: &image::RgbImage, rows: std::ops::Range<u32>, pick: impl Fn([u8; 3]) -> bool) -> usize {
+    rows.flat_map(|y| (0..img.width()).map(move |x| (x, y)))
+        .filter(|&(x, y)| pick(img.get_pixel(x, y).0))
+        .count()
+}
+
+#[test]
+fn render_plot_draws_form_keys_and_drum_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("song.wav");
+    let png = dir.path().join("song.png");
+    let input = repo().join("testdata/midi/chord-loop.mid");
+    let v = render_json(
+        &input,
+        &wav,
+        &["--minutes", "0.5", "--seed", "3", "--plot", png.to_str().unwrap()],
+    );
+    assert!(v["sections"].as_array().is_some_and(|s| !s.is_empty()));
+    let img = image::open(&png).expect("a PNG").to_rgb8();
+    assert_eq!(img.dimensions(), (1200, 900));
+    // Layout: title and form above row 140, the piano roll to row 600, the
+    // drum grid below. Keys are blue, bass green, drum hits red.
+    let blue = count_pixels(&img, 140..600, |[r, g, b]| b > 180 && r < 150 && g < 150);
+    let green = count_pixels(&img, 140..600, |[r, g, b]| g > 120 && r < 120 && b < 120);
+    let red = count_pixels(&img, 600..900, |[r, g, b]| {
+        r > 180 && g < 170 && b < 160 && r > g + 40
+    });
+    let red_above = count_pixels(&img, 140..600, |[r, g, b]| {
+        r > 180 && g < 170 && b < 160 && r > g + 40
+    });
+    assert!(blue > 5_000, "keys drawn: {blue} px");
+    assert!(green > 1_000, "bass drawn: {green} px");
+    assert!(red > 2_000, "drum hits drawn: {red} px");
+    assert_eq!(red_above, 0, "drum colour only in the grid");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+}

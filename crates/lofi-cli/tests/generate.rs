@@ -58,7 +58,17 @@ fn ingest_fixtures(dir: &Path, out: &str, scheme: &str) {
 #[test]
 fn bare_generate_writes_sample_track_and_manifest_in_a_fresh_folder() {
     let tmp = tempfile::tempdir().unwrap();
-    let v = json(&lofi_in(tmp.path(), &["generate", "--json", "--minutes", "0.5"]));
+    let v = json(&lofi_in(
+        tmp.path(),
+        &[
+            "generate",
+            "--json",
+            "--minutes",
+            "0.5",
+            "--plot",
+            "arrangement.png",
+        ],
+    ));
     for key in [
         "midi",
         "notes",
@@ -93,6 +103,8 @@ fn bare_generate_writes_sample_track_and_manifest_in_a_fresh_folder() {
     assert_eq!(manifest["seed"], 0);
     assert_eq!(manifest["model_hash"], v["model_hash"]);
     assert_eq!(manifest["generate"]["notes"], 500);
+    let png = std::fs::read(tmp.path().join("arrangement.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 20_000);
 
     // A second run never overwrites the first.
     let w = json(&lofi_in(
@@ -275,6 +287,7 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
         (vec!["--key", "H"], "key"),
         (vec!["--index", "notmidi.mid"], "novelty index"),
         (vec!["--bits", "12"], "bits"),
+        (vec!["--no-track", "--plot", "a.png"], "--plot"),
     ] {
         let out = lofi_in(tmp.path(), &[&["generate", "--notes", "16"][..], &args].concat());
         let err = String::from_utf8_lossy(&out.stderr);

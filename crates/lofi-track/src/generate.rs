@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lofi_arrange::{KeysIdiom, PlayedGroove};
+use lofi_arrange::{KeysIdiom, PlayedGroove, Section};
 use lofi_core::Seed;
 use lofi_gen::{GenerateOptions, Generated, Model, NoveltyIndex, Prompt};
 use lofi_score::tempo;
@@ -38,6 +38,8 @@ pub struct TrackSummary {
     pub lufs: f64,
     pub true_peak_dbtp: f64,
     pub render_seconds: f64,
+    /// The song's form, in bars.
+    pub sections: Vec<Section>,
     pub drums: DrumsReport,
     /// The grooves played and their drum idiom measures.
     pub grooves: [PlayedGroove; 2],
@@ -138,6 +140,7 @@ pub fn generate(job: &GenerateJob<'_>) -> Result<GenerateSummary, TrackError> {
                 lufs: r.lufs,
                 true_peak_dbtp: r.true_peak_dbtp,
                 render_seconds: r.render_seconds,
+                sections: r.sections,
                 drums: r.drums,
                 grooves: r.grooves,
                 keys_idiom: r.keys_idiom,
