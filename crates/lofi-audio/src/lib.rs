@@ -20,6 +20,7 @@ mod master;
 mod player;
 mod preset;
 mod render;
+pub mod spectrum;
 mod wav;
 
 pub use ambience::Layers;
