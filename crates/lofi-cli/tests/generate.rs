@@ -505,3 +505,89 @@ fn a_fast_prompt_gives_sample_and_track_one_lofi_tempo() {
         "the track plays at exactly it"
     );
 }
+
+#[test]
+fn eval_of_a_drums_model_reports_the_drum_idiom_against_the_corpus() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Two drummers, 24 bars each (the model's window is 256 tokens): boom
+    // bap with and without a ghost note.
+    let grooves = tmp.path().join("grooves");
+    std::fs::create_dir(&grooves).unwrap();
+    for (i, ghost) in [false, true].into_iter().enumerate() {
+        let mut s = lofi_score::Score::new(480);
+        let mut d = lofi_score::Part::new("Drums", lofi_score::Program::saturating(0), true);
+        d.channel = 9;
+        for bar in 0..24u32 {
+            let at = |step: u32| (bar * 16 + step) * 120;
+            let hit = |step, pitch, vel| lofi_score::Note::new(at(step), 60, pitch, vel);
+            d.notes.extend([
+                hit(0, 36, 100),
+                hit(10, 36, 85),
+                hit(4, 38, 105),
+                hit(12, 38, 110),
+            ]);
+            if ghost {
+                d.notes.push(hit(7, 38, 35));
+            }
+            d.notes
+                .extend((0..8).map(|e| hit(2 * e, 42, 60 + 10 * (e % 2) as u8)));
+        }
+        d.sort();
+        s.parts.push(d);
+        s.write_midi(&grooves.join(format!("drummer{i}.mid"))).unwrap();
+    }
+    json(&lofi_in(
+        tmp.path(),
+        &[
+            "ingest",
+            "grooves",
+            "--tokenizer",
+            "drums",
+            "--out",
+            "d.lofitok",
+            "--val-fraction",
+            "0.5",
+            "--json",
+        ],
+    ));
+    // The built-in drums model as a run folder.
+    let run = tmp.path().join("drums");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::copy(repo().join("models/drums/run.json"), run.join("run.json")).unwrap();
+    std::fs::copy(repo().join("models/drums/model.bpk"), run.join("best.bpk")).unwrap();
+    let v = json(&lofi_in(
+        tmp.path(),
+        &[
+            "eval",
+            "--model",
+            "drums",
+            "--data",
+            "d.lofitok",
+            "--samples",
+            "2",
+            "--notes",
+            "64",
+            "--index",
+            "none",
+            "--json",
+            "--out",
+            "rep",
+        ],
+    ));
+    for (name, _) in lofi_gen::DRUM_MEASURES {
+        let m = &v["metrics"][name];
+        assert!(
+            m["generated"].is_number() && m["corpus"].is_number(),
+            "{name}: {m}"
+        );
+    }
+    let lofi_bars = v["metrics"]["drums_lofi_bars"]["generated"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&lofi_bars));
+    assert!(v["metrics"]["groove_consistency"].is_object());
+    // Pitch and keys measures mean nothing for drums: not reported.
+    assert!(v["metrics"].get("pitch_class_entropy").is_none(), "{v}");
+    assert!(v["metrics"].get("keys_chord_time").is_none(), "{v}");
+    let sample = std::fs::read(tmp.path().join("rep/sample-1.mid")).unwrap();
+    let score = lofi_score::Score::from_midi_bytes(&sample).unwrap();
+    assert!(score.parts.iter().all(|p| p.is_drum) && score.note_count() == 64);
+}

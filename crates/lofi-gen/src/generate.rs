@@ -330,13 +330,20 @@ pub struct Generated {
     pub seconds: f64,
 }
 
-/// Notes (sorted by onset, pitch) of the decoded tokens.
+/// Whether the tokenizer writes drums only: its notes are drum hits.
+fn drums_only(tokenizer: &dyn Tokenizer) -> bool {
+    matches!(tokenizer.config(), lofi_tokens::TokenizerConfig::Drums(_))
+}
+
+/// Notes (sorted by onset, pitch) of the decoded tokens: the pitched ones,
+/// or the drum hits of a drums tokenizer.
 fn notes_of(tokenizer: &dyn Tokenizer, tokens: &[Token]) -> Vec<Note> {
     let score = tokenizer.decode(tokens);
+    let drums = drums_only(tokenizer);
     let mut notes: Vec<Note> = score
         .parts
         .iter()
-        .filter(|p| !p.is_drum)
+        .filter(|p| p.is_drum == drums)
         .flat_map(|p| p.notes.iter().copied())
         .collect();
     notes.sort_by_key(|n| (n.onset, n.pitch));
@@ -430,7 +437,15 @@ pub fn generate(
         is_rest: &is_rest,
         budget: opts.notes * 24 + 1024,
     };
-    let key_bias = KeyBias::new(tokenizer, opts.sampler.key_bias);
+    // Drum hits have no key.
+    let key_bias = KeyBias::new(
+        tokenizer,
+        if drums_only(tokenizer) {
+            0.0
+        } else {
+            opts.sampler.key_bias
+        },
+    );
     let key_bias = |notes: &[Note]| key_bias.of(notes);
     let bpm = tempo::decide(opts.bpm, prompt.and_then(|p| p.bpm), Seed(opts.seed));
     let mut worst = 0;
@@ -465,7 +480,11 @@ pub fn generate(
                 wanted: opts.notes,
             });
         }
-        let (mut score, found_key, shift) = shape(&notes[prompt_notes..prompt_notes + opts.notes], key);
+        let (mut score, found_key, shift) = shape(
+            &notes[prompt_notes..prompt_notes + opts.notes],
+            key,
+            drums_only(tokenizer),
+        );
         score.tempos = vec![TempoChange {
             tick: 0,
             micros_per_beat: (60_000_000.0 / bpm).round() as u32,
@@ -509,12 +528,19 @@ pub fn generate(
 
 /// The kept notes as a one-part score starting at the bar of its first
 /// note, moved to `key` if asked; returns the score, its key and the shift.
-fn shape(notes: &[Note], key: Option<Key>) -> (Score, Option<Key>, i32) {
+/// Drum hits become a drum part (channel 10) with no key.
+fn shape(notes: &[Note], key: Option<Key>, drums: bool) -> (Score, Option<Key>, i32) {
     let tpb = u32::from(lofi_tokens::DECODE_TICKS_PER_BEAT);
     let bar = 4 * tpb;
     let offset = notes.first().map_or(0, |n| n.onset / bar * bar);
     let mut score = Score::new(lofi_tokens::DECODE_TICKS_PER_BEAT);
-    let mut part = Part::new("Keys", Program::saturating(4), false);
+    let mut part = if drums {
+        let mut p = Part::new("Drums", Program::saturating(0), true);
+        p.channel = 9;
+        p
+    } else {
+        Part::new("Keys", Program::saturating(4), false)
+    };
     part.notes = notes
         .iter()
         .map(|n| Note {
@@ -523,6 +549,9 @@ fn shape(notes: &[Note], key: Option<Key>) -> (Score, Option<Key>, i32) {
         })
         .collect();
     score.parts.push(part);
+    if drums {
+        return (score, None, 0);
+    }
     let found = Key::estimate(&score);
     let mut shift = 0;
     if let (Some(from), Some(to)) = (found, key) {

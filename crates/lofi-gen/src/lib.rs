@@ -24,7 +24,8 @@ pub use default::{DEFAULT_DRUMS_MODEL, DEFAULT_DRUMS_SPEC, DEFAULT_INDEX, DEFAUL
 pub use drums::{bars_of, learn_grooves, usable, GrooveOptions, Grooves};
 pub use error::GenError;
 pub use eval::{
-    evaluate, keys_idiom, pitch_class_shares, EvalOptions, Evaluation, MetricComparison, KEYS_MEASURES,
+    drum_bars, evaluate, keys_idiom, pitch_class_shares, EvalOptions, Evaluation, MetricComparison,
+    DRUM_MEASURES, KEYS_MEASURES,
 };
 pub use generate::{generate, GenerateOptions, Generated, Model, Prompt};
 pub use lofi_score::Key;
