@@ -4,7 +4,7 @@
 //!
 //! The reference is real playing: every bar of the Groove MIDI Dataset's
 //! hip-hop, soul and funk *beats* (not fills) at 100 BPM or slower, in 4/4
-//! (73 performances, 2,584 bars on their own barlines, each hit on its
+//! (73 performances, 2,615 bars on their own barlines, each hit on its
 //! nearest 16th; `cargo run --release -p lofi-gen --example drum_reference
 //! -- ../shared/corpus/groove-midi` prints the table). The accepted ranges
 //! ([`LOFI_DRUMS`]) hold the middle 90 % of the reference bars.
@@ -139,7 +139,7 @@ pub struct DrumRanges {
 }
 
 /// The ranges of slow hip-hop, soul and funk beats: the 5th to 95th
-/// percentiles of the reference (see the module doc), 2,584 bars of 73
+/// percentiles of the reference (see the module doc), 2,615 bars of 73
 /// performances:
 ///
 /// | measure | p5 | p25 | p50 | p75 | p95 |

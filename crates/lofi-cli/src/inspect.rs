@@ -7,6 +7,29 @@ use serde_json::json;
 
 use crate::args::InspectArgs;
 
+/// The idiom measures of a whole file: keys over its pitched parts (but a
+/// part named "Bass", lofi's own bass line), each drum measure as the mean
+/// over the bars with a hit. `None` where the file has no such notes.
+fn keys_idiom(score: &Score) -> Option<lofi_arrange::KeysIdiom> {
+    let mut keys = score.clone();
+    keys.parts.retain(|p| !p.is_drum && p.name != "Bass");
+    (keys.note_count() > 0).then(|| lofi_gen::keys_idiom(&keys))
+}
+
+fn idiom(score: &Score) -> serde_json::Value {
+    let keys = keys_idiom(score);
+    let bars = lofi_gen::drum_bars(score);
+    let drums = (!bars.is_empty()).then(|| {
+        let mut m = serde_json::Map::new();
+        m.insert("bars".into(), json!(bars.len()));
+        for (name, get) in lofi_gen::DRUM_MEASURES {
+            m.insert(name.trim_start_matches("drums_").into(), json!(get(&bars)));
+        }
+        serde_json::Value::Object(m)
+    });
+    json!({"keys": keys, "drums": drums})
+}
+
 pub fn run(a: InspectArgs) -> anyhow::Result<()> {
     let tokenizer = TokenizerConfig::by_name(&a.tokenizer)?.build()?;
     let bytes = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
@@ -47,6 +70,7 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             "tokens": tokens.len(),
             "first_tokens": names,
             "warnings": read.warnings,
+            "idiom": idiom(&score),
         });
         println!("{value}");
         return Ok(());
@@ -79,6 +103,25 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             p.program.value(),
             p.channel + 1,
             if p.is_drum { ", drums" } else { "" }
+        );
+    }
+    let idiom = idiom(&score);
+    if let Some(k) = keys_idiom(&score) {
+        println!("  keys idiom  {}", crate::flags::keys_line(&k));
+    }
+    let d = &idiom["drums"];
+    if d.is_object() {
+        let f = |k: &str| d[k].as_f64().unwrap_or(0.0);
+        println!(
+            "  drum idiom  {} bars, {:.0} % inside the lofi reference; per bar {:.1} kicks, {:.1} snares ({:.1} ghosts), backbeat {:.2}, hats on {:.0} % of the 8ths, kick on the downbeat in {:.0} %",
+            d["bars"],
+            100.0 * f("lofi_bars"),
+            f("kicks_per_bar"),
+            f("snares_per_bar"),
+            f("ghost_notes_per_bar"),
+            f("backbeat_strength"),
+            100.0 * f("hat_regularity"),
+            100.0 * f("kick_on_downbeat"),
         );
     }
     println!(

@@ -326,6 +326,23 @@ fn inspect_shows_parts_and_tokens() {
     assert_eq!(v["notes"], 80);
     assert!((v["bpm"].as_f64().unwrap() - 78.0).abs() < 0.01);
     assert_eq!(v["parts"][0]["name"], "Rhodes chords");
+    // Eight bars of held chords under a melody; no drums.
+    let keys = &v["idiom"]["keys"];
+    assert!(keys["chord_time"].as_f64().unwrap() > 0.9, "{keys}");
+    assert!(v["idiom"]["drums"].is_null());
+
+    // The boom-bap fixture: four bars, each a lofi beat.
+    let o = lofi(&[
+        "inspect",
+        repo().join("testdata/midi/drum-groove.mid").to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let drums = &v["idiom"]["drums"];
+    assert_eq!(drums["bars"], 4, "{drums}");
+    assert_eq!(drums["kick_on_downbeat"], 1.0, "{drums}");
+    assert!(drums["backbeat_strength"].as_f64().unwrap() > 0.6, "{drums}");
+    assert!(v["idiom"]["keys"].is_null());
 }
 
 #[test]

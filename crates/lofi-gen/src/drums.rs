@@ -87,12 +87,17 @@ fn stretches_of(score: &lofi_score::Score, name: &str) -> Vec<DrumPattern> {
         .collect()
 }
 
-/// Every whole bar of a drum performance on its own barlines (4/4 at the
-/// file's resolution), as a groove: how real playing is measured against
-/// the learned grooves, through the same voices and velocities.
+/// Every bar of a drum performance on its own barlines (4/4 at the file's
+/// resolution), as a groove: how real playing is measured against the
+/// learned grooves, through the same voices and velocities. The last bar
+/// counts when the playing reaches its fourth beat (a last hit on step 12
+/// or later); one that stops earlier is a cut-off ending, not a groove.
 pub fn bars_of(score: &lofi_score::Score, name: &str) -> Vec<DrumPattern> {
-    let timeline = timeline(score);
+    let mut timeline = timeline(score);
     let steps = (BAR / STEP) as usize;
+    if timeline.len() % steps > 12 {
+        timeline.resize(timeline.len().next_multiple_of(steps), [0; 4]);
+    }
     (0..timeline.len() / steps)
         .map(|bar| stretch(&timeline, bar * steps, name))
         .collect()
