@@ -301,10 +301,19 @@ pub fn resume(
     crate::trainer::run(run_dir, &spec, cache, state, model, optim, Stop::Never, progress)
 }
 
-/// The learning rate at `step`: linear warm-up, then cosine decay to a
-/// tenth over `total` steps.
+/// The most of a run's planned steps the warm-up may take: a fixed 100
+/// steps is nothing in an hour's run but all of a 2-epoch run on 8 songs
+/// (22 steps), which then ended at a fifth of its learning rate and learned
+/// nothing.
+pub const MAX_WARMUP_SHARE: f64 = 0.1;
+
+/// The learning rate at `step`: linear warm-up over `warmup_steps` (at
+/// most [`MAX_WARMUP_SHARE`] of `total`, at least one step), then cosine
+/// decay to a tenth over `total` steps.
 pub fn learning_rate(o: &TrainOptions, step: u64, total: u64) -> f64 {
-    let warm = ((step + 1) as f64 / o.warmup_steps.max(1) as f64).min(1.0);
+    let cap = ((total as f64 * MAX_WARMUP_SHARE).ceil() as u64).max(1);
+    let warmup = o.warmup_steps.min(cap).max(1);
+    let warm = ((step + 1) as f64 / warmup as f64).min(1.0);
     let t = (step as f64 / total.max(1) as f64).min(1.0);
     o.lr * warm * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
 }
@@ -466,4 +475,31 @@ pub fn unigram_loss(cache: &Cache, vocab: usize) -> f64 {
     }
     // Entropy in bits → nats.
     lofi_score::entropy(&counts) * std::f64::consts::LN_2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warm_up_is_capped_at_a_tenth_of_a_short_run() {
+        let o = TrainOptions::default();
+        assert_eq!(o.warmup_steps, 100);
+        // A 22-step run warms up over 3 steps, not 100: full rate at step 2,
+        // then the cosine alone.
+        assert!((learning_rate(&o, 0, 22) - o.lr / 3.0 * cosine(0, 22)).abs() < 1e-12);
+        assert!((learning_rate(&o, 2, 22) - o.lr * cosine(2, 22)).abs() < 1e-12);
+        // Its last step is near the cosine's floor, not a fifth of it.
+        assert!(learning_rate(&o, 21, 22) > 0.09 * o.lr);
+        // A long run keeps the 100 steps asked for.
+        assert!((learning_rate(&o, 49, 10_000) - o.lr * 0.5 * cosine(49, 10_000)).abs() < 1e-12);
+        assert!((learning_rate(&o, 99, 10_000) - o.lr * cosine(99, 10_000)).abs() < 1e-12);
+        // One planned step still trains.
+        assert!(learning_rate(&o, 0, 1) > 0.0);
+    }
+
+    fn cosine(step: u64, total: u64) -> f64 {
+        let t = step as f64 / total as f64;
+        0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+    }
 }
