@@ -146,19 +146,25 @@ fn add_resonators(out: &mut [f32], modes: &[Mode], rate: f32) {
     }
 }
 
-/// Adds filtered noise with a `attack_s` linear rise and an exponential
-/// decay of `tau` seconds, scaled by `drive` per sample when given.
-#[allow(clippy::too_many_arguments)]
+/// A noise burst: peak level, linear rise in seconds, decay time constant.
+#[derive(Clone, Copy)]
+struct Burst {
+    amp: f32,
+    attack_s: f32,
+    tau: f32,
+}
+
+/// Adds noise through `filters` shaped by `burst`, scaled by `drive` per
+/// sample when given.
 fn add_noise(
     out: &mut [f32],
     noise: &mut Noise,
     filters: &mut [Biquad],
-    amp: f32,
-    attack_s: f32,
-    tau: f32,
+    burst: Burst,
     rate: f32,
     drive: Option<&[f32]>,
 ) {
+    let Burst { amp, attack_s, tau } = burst;
     let step = decay(tau, rate);
     let attack = (attack_s * rate).max(1.0);
     let mut level = amp;
@@ -177,23 +183,27 @@ fn add_noise(
     }
 }
 
-/// Adds a cymbal: `partials` inharmonic sines, log-uniform between `lo`
-/// and `hi` Hz, each with its own level and a decay between `tau.0` and
-/// `tau.1` (shorter for higher partials), over a bed of noise through
-/// `filters` — a struck metal plate, not the square-wave stack of a drum
-/// machine's hats.
-#[allow(clippy::too_many_arguments)]
-fn add_cymbal(
-    out: &mut [f32],
-    noise: &mut Noise,
+/// A cymbal: `partials` inharmonic sines, log-uniform over `band` Hz, each
+/// with its own level and a decay between `tau.0` and `tau.1` (shorter for
+/// higher partials), over a bed of noise at `noise_amp`.
+struct Cymbal {
     partials: usize,
-    (lo, hi): (f32, f32),
+    band: (f32, f32),
     tau: (f32, f32),
     amp: f32,
-    filters: &mut [Biquad],
     noise_amp: f32,
-    rate: f32,
-) {
+}
+
+/// Adds `c` with its noise bed through `filters`: a struck metal plate, not
+/// the square-wave stack of a drum machine's hats.
+fn add_cymbal(out: &mut [f32], noise: &mut Noise, c: &Cymbal, filters: &mut [Biquad], rate: f32) {
+    let &Cymbal {
+        partials,
+        band: (lo, hi),
+        tau,
+        amp,
+        noise_amp,
+    } = c;
     let modes: Vec<Mode> = (0..partials)
         .map(|_| {
             let hz = lo * (hi / lo).powf(noise.unit());
@@ -203,7 +213,18 @@ fn add_cymbal(
         .collect();
     add_modes(out, &modes, 0.0, 1.0, rate);
     let noise_tau = 0.5 * (tau.0 + tau.1);
-    add_noise(out, noise, filters, noise_amp, 0.0005, noise_tau, rate, None);
+    add_noise(
+        out,
+        noise,
+        filters,
+        Burst {
+            amp: noise_amp,
+            attack_s: 0.0005,
+            tau: noise_tau,
+        },
+        rate,
+        None,
+    );
 }
 
 /// A small room around the kit: ten early reflections off close walls
@@ -317,14 +338,27 @@ fn synthesize_hit(kind: DrumKind, pitch: u8, rate: f32, mut noise: Noise) -> Vec
                 &mut x,
                 &mut noise,
                 &mut click,
-                1.2 * hard,
-                0.0003,
-                0.003,
+                Burst {
+                    amp: 1.2 * hard,
+                    attack_s: 0.0003,
+                    tau: 0.003,
+                },
                 rate,
                 None,
             );
             let mut thump = [Biquad::lowpass(250.0, 0.7, r), Biquad::lowpass(250.0, 0.7, r)];
-            add_noise(&mut x, &mut noise, &mut thump, 3.0, 0.001, 0.02, rate, None);
+            add_noise(
+                &mut x,
+                &mut noise,
+                &mut thump,
+                Burst {
+                    amp: 3.0,
+                    attack_s: 0.001,
+                    tau: 0.02,
+                },
+                rate,
+                None,
+            );
             (x, 0.25, 1.0)
         }
         DrumKind::Snare => {
@@ -343,9 +377,11 @@ fn synthesize_hit(kind: DrumKind, pitch: u8, rate: f32, mut noise: Noise) -> Vec
                 &mut x,
                 &mut noise,
                 &mut wires,
-                1.3 * hard,
-                0.002,
-                0.055,
+                Burst {
+                    amp: 1.3 * hard,
+                    attack_s: 0.002,
+                    tau: 0.055,
+                },
                 rate,
                 Some(&drive),
             );
@@ -354,9 +390,11 @@ fn synthesize_hit(kind: DrumKind, pitch: u8, rate: f32, mut noise: Noise) -> Vec
                 &mut x,
                 &mut noise,
                 &mut crack,
-                1.2 * hard,
-                0.0002,
-                0.0015,
+                Burst {
+                    amp: 1.2 * hard,
+                    attack_s: 0.0002,
+                    tau: 0.0015,
+                },
                 rate,
                 None,
             );
@@ -380,9 +418,11 @@ fn synthesize_hit(kind: DrumKind, pitch: u8, rate: f32, mut noise: Noise) -> Vec
                 &mut x,
                 &mut noise,
                 &mut crack,
-                2.0 * hard,
-                0.0002,
-                0.003,
+                Burst {
+                    amp: 2.0 * hard,
+                    attack_s: 0.0002,
+                    tau: 0.003,
+                },
                 rate,
                 None,
             );
@@ -394,12 +434,14 @@ fn synthesize_hit(kind: DrumKind, pitch: u8, rate: f32, mut noise: Noise) -> Vec
             add_cymbal(
                 &mut x,
                 &mut noise,
-                24,
-                (4000.0, 13_000.0),
-                (0.02, 0.05),
-                1.0,
+                &Cymbal {
+                    partials: 24,
+                    band: (4000.0, 13_000.0),
+                    tau: (0.02, 0.05),
+                    amp: 1.0,
+                    noise_amp: 0.9,
+                },
                 &mut bed,
-                0.9,
                 rate,
             );
             let mut tick = [Biquad::bandpass(6000.0, 1.2, r)];
@@ -407,9 +449,11 @@ fn synthesize_hit(kind: DrumKind, pitch: u8, rate: f32, mut noise: Noise) -> Vec
                 &mut x,
                 &mut noise,
                 &mut tick,
-                0.8 * hard,
-                0.0002,
-                0.001,
+                Burst {
+                    amp: 0.8 * hard,
+                    attack_s: 0.0002,
+                    tau: 0.001,
+                },
                 rate,
                 None,
             );
@@ -421,12 +465,14 @@ fn synthesize_hit(kind: DrumKind, pitch: u8, rate: f32, mut noise: Noise) -> Vec
             add_cymbal(
                 &mut x,
                 &mut noise,
-                24,
-                (4000.0, 13_000.0),
-                (0.25, 0.5),
-                1.0,
+                &Cymbal {
+                    partials: 24,
+                    band: (4000.0, 13_000.0),
+                    tau: (0.25, 0.5),
+                    amp: 1.0,
+                    noise_amp: 0.8,
+                },
                 &mut bed,
-                0.8,
                 rate,
             );
             (x, 0.2, 0.28)
@@ -437,12 +483,14 @@ fn synthesize_hit(kind: DrumKind, pitch: u8, rate: f32, mut noise: Noise) -> Vec
             add_cymbal(
                 &mut x,
                 &mut noise,
-                48,
-                (350.0, 9000.0),
-                (0.8, 1.8),
-                1.0,
+                &Cymbal {
+                    partials: 48,
+                    band: (350.0, 9000.0),
+                    tau: (0.8, 1.8),
+                    amp: 1.0,
+                    noise_amp: 0.7,
+                },
                 &mut bed,
-                0.7,
                 rate,
             );
             (x, 0.15, 0.25)
@@ -461,9 +509,11 @@ fn synthesize_hit(kind: DrumKind, pitch: u8, rate: f32, mut noise: Noise) -> Vec
                 &mut x,
                 &mut noise,
                 &mut stick,
-                0.6 * hard,
-                0.0002,
-                0.002,
+                Burst {
+                    amp: 0.6 * hard,
+                    attack_s: 0.0002,
+                    tau: 0.002,
+                },
                 rate,
                 None,
             );
