@@ -192,6 +192,46 @@ struct Cymbal {
     tau: (f32, f32),
     amp: f32,
     noise_amp: f32,
+    /// The noise bed's filter: a highpass at this frequency, or (with a Q)
+    /// a bandpass.
+    bed: (f64, Option<f64>),
+}
+
+/// Two plates closed on each other: the partials die in tens of ms.
+const CLOSED_HAT: Cymbal = Cymbal {
+    partials: 24,
+    band: (4000.0, 13_000.0),
+    tau: (0.02, 0.05),
+    amp: 1.0,
+    noise_amp: 0.9,
+    bed: (7000.0, None),
+};
+/// The same plates apart: they ring.
+const OPEN_HAT: Cymbal = Cymbal {
+    tau: (0.25, 0.5),
+    noise_amp: 0.8,
+    ..CLOSED_HAT
+};
+/// A larger, lower plate with a long wash.
+const CRASH: Cymbal = Cymbal {
+    partials: 48,
+    band: (350.0, 9000.0),
+    tau: (0.8, 1.8),
+    amp: 1.0,
+    noise_amp: 0.7,
+    bed: (4500.0, Some(0.5)),
+};
+
+/// `len` samples of the cymbal `c`.
+fn cymbal(c: &Cymbal, len: usize, noise: &mut Noise, rate: f32) -> Vec<f32> {
+    let r = f64::from(rate);
+    let mut bed = [match c.bed {
+        (hz, None) => Biquad::highpass(hz, 0.7, r),
+        (hz, Some(q)) => Biquad::bandpass(hz, q, r),
+    }];
+    let mut x = vec![0.0; len];
+    add_cymbal(&mut x, noise, c, &mut bed, rate);
+    x
 }
 
 /// Adds `c` with its noise bed through `filters`: a struck metal plate, not
@@ -203,6 +243,7 @@ fn add_cymbal(out: &mut [f32], noise: &mut Noise, c: &Cymbal, filters: &mut [Biq
         tau,
         amp,
         noise_amp,
+        ..
     } = c;
     let modes: Vec<Mode> = (0..partials)
         .map(|_| {
@@ -429,72 +470,18 @@ fn synthesize_hit(kind: DrumKind, pitch: u8, rate: f32, mut noise: Noise) -> Vec
             (x, 0.3, 0.5)
         }
         DrumKind::ClosedHat => {
-            let mut x = vec![0.0; len(0.25)];
-            let mut bed = [Biquad::highpass(7000.0, 0.7, r)];
-            add_cymbal(
-                &mut x,
-                &mut noise,
-                &Cymbal {
-                    partials: 24,
-                    band: (4000.0, 13_000.0),
-                    tau: (0.02, 0.05),
-                    amp: 1.0,
-                    noise_amp: 0.9,
-                },
-                &mut bed,
-                rate,
-            );
+            let mut x = cymbal(&CLOSED_HAT, len(0.25), &mut noise, rate);
             let mut tick = [Biquad::bandpass(6000.0, 1.2, r)];
-            add_noise(
-                &mut x,
-                &mut noise,
-                &mut tick,
-                Burst {
-                    amp: 0.8 * hard,
-                    attack_s: 0.0002,
-                    tau: 0.001,
-                },
-                rate,
-                None,
-            );
+            let burst = Burst {
+                amp: 0.8 * hard,
+                attack_s: 0.0002,
+                tau: 0.001,
+            };
+            add_noise(&mut x, &mut noise, &mut tick, burst, rate, None);
             (x, 0.2, 0.3)
         }
-        DrumKind::OpenHat => {
-            let mut x = vec![0.0; len(1.5)];
-            let mut bed = [Biquad::highpass(7000.0, 0.7, r)];
-            add_cymbal(
-                &mut x,
-                &mut noise,
-                &Cymbal {
-                    partials: 24,
-                    band: (4000.0, 13_000.0),
-                    tau: (0.25, 0.5),
-                    amp: 1.0,
-                    noise_amp: 0.8,
-                },
-                &mut bed,
-                rate,
-            );
-            (x, 0.2, 0.28)
-        }
-        DrumKind::Crash => {
-            let mut x = vec![0.0; len(3.0)];
-            let mut bed = [Biquad::bandpass(4500.0, 0.5, r)];
-            add_cymbal(
-                &mut x,
-                &mut noise,
-                &Cymbal {
-                    partials: 48,
-                    band: (350.0, 9000.0),
-                    tau: (0.8, 1.8),
-                    amp: 1.0,
-                    noise_amp: 0.7,
-                },
-                &mut bed,
-                rate,
-            );
-            (x, 0.15, 0.25)
-        }
+        DrumKind::OpenHat => (cymbal(&OPEN_HAT, len(1.5), &mut noise, rate), 0.2, 0.28),
+        DrumKind::Crash => (cymbal(&CRASH, len(3.0), &mut noise, rate), 0.15, 0.25),
         DrumKind::Tom => {
             let mut x = vec![0.0; len(0.8)];
             let f = midi_hz(pitch) * 0.9 * tune;
