@@ -9,15 +9,12 @@ use crate::args::InspectArgs;
 
 /// The idiom measures of a whole file: keys over its pitched parts (but a
 /// part named "Bass", lofi's own bass line), each drum measure as the mean
-/// over the bars with a hit. `None` where the file has no such notes.
-fn keys_idiom(score: &Score) -> Option<lofi_arrange::KeysIdiom> {
-    let mut keys = score.clone();
-    keys.parts.retain(|p| !p.is_drum && p.name != "Bass");
-    (keys.note_count() > 0).then(|| lofi_gen::keys_idiom(&keys))
-}
-
-fn idiom(score: &Score) -> serde_json::Value {
-    let keys = keys_idiom(score);
+/// over the bars with a hit; each `None` (null) where the file has no such
+/// notes. Returns the keys measures and the JSON of both.
+fn idiom(score: &Score) -> (Option<lofi_arrange::KeysIdiom>, serde_json::Value) {
+    let mut pitched = score.clone();
+    pitched.parts.retain(|p| !p.is_drum && p.name != "Bass");
+    let keys = (pitched.note_count() > 0).then(|| lofi_gen::keys_idiom(&pitched));
     let bars = lofi_gen::drum_bars(score);
     let drums = (!bars.is_empty()).then(|| {
         let mut m = serde_json::Map::new();
@@ -27,7 +24,7 @@ fn idiom(score: &Score) -> serde_json::Value {
         }
         serde_json::Value::Object(m)
     });
-    json!({"keys": keys, "drums": drums})
+    (keys, json!({"keys": keys, "drums": drums}))
 }
 
 pub fn run(a: InspectArgs) -> anyhow::Result<()> {
@@ -70,7 +67,7 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             "tokens": tokens.len(),
             "first_tokens": names,
             "warnings": read.warnings,
-            "idiom": idiom(&score),
+            "idiom": idiom(&score).1,
         });
         println!("{value}");
         return Ok(());
@@ -105,8 +102,8 @@ pub fn run(a: InspectArgs) -> anyhow::Result<()> {
             if p.is_drum { ", drums" } else { "" }
         );
     }
-    let idiom = idiom(&score);
-    if let Some(k) = keys_idiom(&score) {
+    let (keys, idiom) = idiom(&score);
+    if let Some(k) = keys {
         println!("  keys idiom  {}", crate::flags::keys_line(&k));
     }
     let d = &idiom["drums"];

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 
 use lofi_arrange::{DrumPattern, BAR, STEP};
 use lofi_core::Seed;
-use lofi_tokens::{drum_class, Token, TokenizerConfig};
+use lofi_tokens::{drum_class, Token};
 
 use crate::draw::{draw, Rules};
 use crate::error::GenError;
@@ -179,7 +179,7 @@ fn pick(stretches: &[DrumPattern]) -> Option<(&DrumPattern, &DrumPattern)> {
 
 /// Draws a main and a variation groove from a drums `model`.
 pub fn learn_grooves(model: &Model, opts: &GrooveOptions) -> Result<Grooves, GenError> {
-    if !matches!(model.spec.tokenizer, TokenizerConfig::Drums(_)) {
+    if !model.spec.tokenizer.is_drums() {
         return Err(GenError::Model {
             model: model.name.clone(),
             reason: format!(

@@ -172,7 +172,7 @@ pub fn evaluate(
     }
     // A drums model's pieces have no pitches, chords or keys: of the
     // metrics only the rhythmic ones apply, then the drum measures.
-    let drums = matches!(cache.tokenizer, lofi_tokens::TokenizerConfig::Drums(_));
+    let drums = cache.tokenizer.is_drums();
     let gen_metrics: Vec<[f64; 9]> = samples.iter().map(Score::metrics).collect();
     let corpus_metrics: Vec<[f64; 9]> = corpus.iter().map(Score::metrics).collect();
     let mut metrics: Vec<MetricComparison> = METRIC_NAMES

@@ -330,16 +330,10 @@ pub struct Generated {
     pub seconds: f64,
 }
 
-/// Whether the tokenizer writes drums only: its notes are drum hits.
-fn drums_only(tokenizer: &dyn Tokenizer) -> bool {
-    matches!(tokenizer.config(), lofi_tokens::TokenizerConfig::Drums(_))
-}
-
 /// Notes (sorted by onset, pitch) of the decoded tokens: the pitched ones,
-/// or the drum hits of a drums tokenizer.
-fn notes_of(tokenizer: &dyn Tokenizer, tokens: &[Token]) -> Vec<Note> {
+/// or the drum hits when `drums` (a drums tokenizer).
+fn notes_of(tokenizer: &dyn Tokenizer, tokens: &[Token], drums: bool) -> Vec<Note> {
     let score = tokenizer.decode(tokens);
-    let drums = drums_only(tokenizer);
     let mut notes: Vec<Note> = score
         .parts
         .iter()
@@ -429,7 +423,8 @@ pub fn generate(
     let mut stepper = model.stepper(opts.naive)?;
     let prompt_tokens: &[Token] = prompt.map_or(&[], |p| &p.tokens);
     // What the prompt decodes to, before anything is drawn.
-    let prompt_decoded = notes_of(tokenizer, prompt_tokens);
+    let drums = tokenizer.config().is_drums();
+    let prompt_decoded = notes_of(tokenizer, prompt_tokens, drums);
     let prompt_notes = prompt_decoded.len();
     let is_rest = |t: Token| tokenizer.is_rest(t);
     let rules = Rules {
@@ -438,14 +433,7 @@ pub fn generate(
         budget: opts.notes * 24 + 1024,
     };
     // Drum hits have no key.
-    let key_bias = KeyBias::new(
-        tokenizer,
-        if drums_only(tokenizer) {
-            0.0
-        } else {
-            opts.sampler.key_bias
-        },
-    );
+    let key_bias = KeyBias::new(tokenizer, if drums { 0.0 } else { opts.sampler.key_bias });
     let key_bias = |notes: &[Note]| key_bias.of(notes);
     let bpm = tempo::decide(opts.bpm, prompt.and_then(|p| p.bpm), Seed(opts.seed));
     let mut worst = 0;
@@ -463,7 +451,7 @@ pub fn generate(
             prompt_tokens,
             &rules,
             |history, sampler| {
-                notes = notes_of(tokenizer, &history[1..]);
+                notes = notes_of(tokenizer, &history[1..], drums);
                 // One note past the goal, so the last kept note's position (and
                 // the bar it ends) is settled.
                 let done = notes.len() > prompt_notes + opts.notes;
@@ -480,11 +468,8 @@ pub fn generate(
                 wanted: opts.notes,
             });
         }
-        let (mut score, found_key, shift) = shape(
-            &notes[prompt_notes..prompt_notes + opts.notes],
-            key,
-            drums_only(tokenizer),
-        );
+        let (mut score, found_key, shift) =
+            shape(&notes[prompt_notes..prompt_notes + opts.notes], key, drums);
         score.tempos = vec![TempoChange {
             tick: 0,
             micros_per_beat: (60_000_000.0 / bpm).round() as u32,

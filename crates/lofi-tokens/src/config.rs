@@ -122,6 +122,12 @@ impl TokenizerConfig {
         }
     }
 
+    /// Whether the scheme writes drums only: its notes are drum hits, with
+    /// no pitch, chord or key.
+    pub fn is_drums(&self) -> bool {
+        matches!(self, Self::Drums(_))
+    }
+
     /// Checks every setting and builds the tokenizer.
     pub fn build(&self) -> Result<Box<dyn Tokenizer>, TokensError> {
         Ok(match self {
