@@ -69,9 +69,63 @@ pub enum Command {
     /// run) the generated and corpus distributions with their overlap area
     /// and KL divergence; the longest copied run. A Markdown table, or JSON.
     Eval(EvalArgs),
+    /// Run an endless lofi radio: a browser player, live controls, an MP3
+    /// stream for any player, and an Icecast source for many listeners.
+    ///
+    /// Makes each next track ahead of time with the model (each with its
+    /// own seed derived from --seed, shown in "now playing", so the same
+    /// --seed gives the same station), crossfades one into the next, encodes
+    /// once to MP3 and sends the same bytes to every listener. Open the
+    /// printed address in a browser, or point a player at /stream.mp3.
+    /// Ends cleanly on Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
     /// Build the novelty index of a token cache (hashed note runs of every
     /// song), for `lofi generate --index` with models trained on your data.
     Index(IndexArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. On an address other than loopback, anyone can
+    /// listen but settings and skip need the admin token.
+    #[arg(long, default_value_t = serve_defaults().addr, value_name = "IP:PORT")]
+    pub addr: std::net::SocketAddr,
+    /// Model: a run folder made by `lofi train`, or default.
+    #[arg(long, default_value_t = serve_defaults().model, value_name = "RUN_DIR|default")]
+    pub model: String,
+    /// The station's seed: each track's seed is derived from it.
+    #[arg(long, default_value_t = serve_defaults().seed)]
+    pub seed: u64,
+    /// Listeners served at once; more are told 503 (busy).
+    #[arg(long, default_value_t = serve_defaults().max_listeners, value_name = "N")]
+    pub max_listeners: usize,
+    /// Also push the stream to an Icecast 2 server,
+    /// e.g. icecast://source:PASSWORD@127.0.0.1:8001/lofi.mp3.
+    #[arg(long, value_name = "URL")]
+    pub icecast: Option<String>,
+    /// Folder for the recent tracks' WAV, MIDI and JSON [default: a folder
+    /// in the system's temporary folder named after the port].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Recent tracks kept for download (older ones are deleted).
+    #[arg(long, default_value_t = serve_defaults().history, value_name = "N")]
+    pub history: usize,
+    /// The token settings and skip need [default: none on loopback, a
+    /// random one, printed, on any other address].
+    #[arg(long, value_name = "TOKEN")]
+    pub admin_token: Option<String>,
+    /// Sampling temperature of the first tracks (the page changes it).
+    #[arg(long, default_value_t = serve_defaults().temperature, value_name = "X")]
+    pub temperature: f64,
+    /// Tempo of every track [default: 68-90 from each track's seed, or the sample's].
+    #[arg(long, value_name = "N")]
+    pub bpm: Option<f64>,
+    #[command(flatten)]
+    pub track: TrackArgs,
+}
+
+fn serve_defaults() -> lofi_radio::RadioOptions {
+    lofi_radio::RadioOptions::default()
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +191,15 @@ pub struct TrackArgs {
     /// Background layers: any of rain, vinyl, tape (comma-separated), or none.
     #[arg(long, default_value_t = track_defaults().ambience, value_name = "LAYERS")]
     pub ambience: Layers,
+    /// Rain level: a gain on the preset's (1 = the preset's, 0 = off, up to 2).
+    #[arg(long, default_value_t = track_defaults().ambience_levels.rain, value_name = "GAIN")]
+    pub rain_level: f64,
+    /// Vinyl crackle level: a gain on the preset's (1 = the preset's, 0 = off, up to 2).
+    #[arg(long, default_value_t = track_defaults().ambience_levels.vinyl, value_name = "GAIN")]
+    pub vinyl_level: f64,
+    /// Tape hiss level: a gain on the preset's (1 = the preset's, 0 = off, up to 2).
+    #[arg(long, default_value_t = track_defaults().ambience_levels.tape, value_name = "GAIN")]
+    pub tape_level: f64,
     /// Play keys, bass and drums with this SoundFont instead of the built-in instruments.
     #[arg(long, value_name = "FILE.sf2")]
     pub soundfont: Option<PathBuf>,
@@ -156,7 +219,7 @@ pub struct TrackArgs {
     #[arg(long = "loop")]
     pub looped: bool,
     /// Drum grooves: `learned` (drawn from the drums model, trained on the
-    /// Groove MIDI Dataset) or `library` (the built-in patterns).
+    /// Groove MIDI Dataset), `library` (the built-in patterns) or `off`.
     #[arg(long, default_value_t = track_defaults().drums, value_name = "SOURCE")]
     pub drums: DrumSource,
     /// The drums model for `--drums learned`: a run folder of `lofi train`
@@ -200,6 +263,11 @@ impl TrackArgs {
             bpm,
             swing: self.swing,
             ambience: self.ambience,
+            ambience_levels: lofi_track::AmbienceLevels {
+                rain: self.rain_level,
+                vinyl: self.vinyl_level,
+                tape: self.tape_level,
+            },
             soundfont: self.soundfont.clone(),
             preset: self.preset.clone(),
             sample_rate: self.sample_rate,

@@ -37,7 +37,16 @@ pub fn train(e: ModelError) -> anyhow::Error {
 
 /// The track settings that are flags of `render` and `generate` (a preset
 /// file's own settings, such as `drums.swing`, keep their names).
-const TRACK_FLAGS: [&str; 5] = ["minutes", "bpm", "swing", "bits", "sample_rate"];
+const TRACK_FLAGS: [&str; 8] = [
+    "minutes",
+    "bpm",
+    "swing",
+    "bits",
+    "sample_rate",
+    "rain_level",
+    "vinyl_level",
+    "tape_level",
+];
 
 /// Track errors, with the flag named where the value came from one.
 pub fn track(e: TrackError) -> anyhow::Error {
@@ -46,6 +55,7 @@ pub fn track(e: TrackError) -> anyhow::Error {
         | TrackError::Audio(lofi_audio::AudioError::Setting { name, value, allowed }) => {
             Some((*name, value.clone(), *allowed))
         }
+        TrackError::Setting { name, value, allowed } => Some((*name, value.clone(), *allowed)),
         _ => None,
     };
     match setting {

@@ -10,6 +10,7 @@ mod ingest;
 mod inspect;
 mod plots;
 mod render;
+mod serve;
 mod train;
 
 use std::process::ExitCode;
@@ -42,6 +43,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Train(a) => train::run(a),
         args::Command::Generate(a) => generate::run(a),
         args::Command::Index(a) => generate::index(a),
+        args::Command::Serve(a) => serve::run(a),
         args::Command::Eval(a) => eval::run(a),
     }
 }

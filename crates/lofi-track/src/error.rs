@@ -8,6 +8,12 @@ use thiserror::Error;
 pub enum TrackError {
     #[error("preset {spec:?} is neither a built-in preset ({builtins}) nor a TOML file")]
     UnknownPreset { spec: String, builtins: String },
+    #[error("{name} = {value} is out of range ({allowed})")]
+    Setting {
+        name: &'static str,
+        value: String,
+        allowed: &'static str,
+    },
     #[error("{path}: the output must be a .wav file")]
     NotWav { path: PathBuf },
     #[error("reading {path}")]

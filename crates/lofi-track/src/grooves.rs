@@ -20,6 +20,8 @@ pub enum DrumsReport {
         main: Box<DrumPattern>,
         variation: Box<DrumPattern>,
     },
+    /// No drums were played.
+    Off,
     /// The pattern library; `reason` says why when learned grooves were
     /// asked for but the model yielded none.
     Library {
@@ -40,6 +42,7 @@ impl DrumsReport {
             } => format!("learned grooves from {model} ({attempts} draw(s), {tokens} tokens)"),
             Self::Library { reason: Some(r) } => format!("pattern library ({r})"),
             Self::Library { reason: None } => "pattern library".into(),
+            Self::Off => "off".into(),
         }
     }
 
@@ -47,7 +50,7 @@ impl DrumsReport {
     pub fn fallback(&self) -> Option<&str> {
         match self {
             Self::Library { reason } => reason.as_deref(),
-            Self::Learned { .. } => None,
+            Self::Learned { .. } | Self::Off => None,
         }
     }
 
@@ -57,7 +60,7 @@ impl DrumsReport {
             Self::Learned { main, variation, .. } => {
                 Some((main.as_ref().clone(), variation.as_ref().clone()))
             }
-            Self::Library { .. } => None,
+            Self::Library { .. } | Self::Off => None,
         }
     }
 }

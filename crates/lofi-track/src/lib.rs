@@ -16,10 +16,10 @@ mod manifest;
 mod settings;
 
 pub use error::TrackError;
-pub use generate::{generate, GenerateJob, GenerateSummary};
+pub use generate::{generate, generate_made, GenerateJob, GenerateSummary, TrackSummary};
 pub use grooves::DrumsReport;
 pub use lofi_core::Seed;
 pub use lofi_score::tempo;
 pub use maker::{render_file, Made, TrackMaker};
 pub use manifest::{ChordsSummary, GenerationReport, Manifest, RenderSummary, SampleMetrics, Source};
-pub use settings::{DrumSource, TrackSettings};
+pub use settings::{AmbienceLevels, DrumSource, TrackSettings, MAX_AMBIENCE_LEVEL};

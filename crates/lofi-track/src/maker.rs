@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lofi_arrange::{arrange, ArrangeOptions, Arrangement};
-use lofi_audio::{Preset, RenderOptions, Track, WavFormat, BUILTIN_PRESETS};
+use lofi_audio::{Layers, Preset, RenderOptions, Track, WavFormat, BUILTIN_PRESETS};
 use lofi_core::Seed;
 use lofi_gen::Model;
 use lofi_score::{tempo, Key, Score};
@@ -22,8 +22,10 @@ const BLOCK: usize = 512;
 /// tracks from it as wanted.
 pub struct TrackMaker {
     settings: TrackSettings,
-    /// The preset with the settings' swing laid over it.
+    /// The preset with the settings' swing and ambience levels laid over it.
     preset: Preset,
+    /// The ambience layers that sound (the settings' less those at level 0).
+    layers: Layers,
     soundfont: Option<Arc<lofi_audio::SoundFont>>,
     drums_model: Option<Model>,
     format: WavFormat,
@@ -58,6 +60,9 @@ impl TrackMaker {
         if let Some(s) = settings.swing {
             preset.drums.swing = s;
         }
+        let layers = settings
+            .ambience_levels
+            .apply(settings.ambience, &mut preset.ambience);
         preset.validate()?;
         let soundfont = match &settings.soundfont {
             Some(p) => Some(lofi_audio::load_soundfont(p)?),
@@ -65,10 +70,11 @@ impl TrackMaker {
         };
         let drums_model = match settings.drums {
             DrumSource::Learned => Some(Model::load_drums(&settings.drums_model)?),
-            DrumSource::Library => None,
+            DrumSource::Library | DrumSource::Off => None,
         };
         Ok(Self {
             settings,
+            layers,
             preset,
             soundfont,
             drums_model,
@@ -92,7 +98,31 @@ impl TrackMaker {
     /// sample's, so sample and track share it exactly).
     pub fn make_at(&self, score: &Score, seed: Seed, bpm: f64) -> Result<Made, TrackError> {
         let start = Instant::now();
-        let drums = grooves::choose(self.drums_model.as_ref(), seed);
+        let drums = self.grooves(seed);
+        self.make_with(score, seed, bpm, drums, start)
+    }
+
+    /// The drum grooves the track of `seed` plays: learned, the library's
+    /// or none. Independent of the score, so a caller may draw them while
+    /// the sample is still being generated.
+    pub fn grooves(&self, seed: Seed) -> DrumsReport {
+        match self.settings.drums {
+            DrumSource::Off => DrumsReport::Off,
+            _ => grooves::choose(self.drums_model.as_ref(), seed),
+        }
+    }
+
+    /// [`TrackMaker::make_at`] with the grooves already drawn (by
+    /// [`TrackMaker::grooves`] with the same seed); `start` is when the
+    /// work began, for the reported time.
+    pub fn make_with(
+        &self,
+        score: &Score,
+        seed: Seed,
+        bpm: f64,
+        drums: DrumsReport,
+        start: Instant,
+    ) -> Result<Made, TrackError> {
         // The key the lofi chords are drawn in: the same estimate `lofi
         // generate` reports (Krumhansl–Kessler), so the two never disagree.
         let key = Key::estimate(score);
@@ -113,11 +143,14 @@ impl TrackMaker {
             key_major_tonic: key.map(Key::relative_major),
             ..ArrangeOptions::default()
         };
-        let arrangement = arrange(score, &options)?;
+        let mut arrangement = arrange(score, &options)?;
+        if s.drums == DrumSource::Off {
+            silence_drums(&mut arrangement);
+        }
         let render = RenderOptions {
             sample_rate: s.sample_rate,
             preset: self.preset.clone(),
-            layers: s.ambience,
+            layers: self.layers,
             soundfont: self.soundfont.clone(),
             seed,
             looped: s.looped,
@@ -137,6 +170,15 @@ impl TrackMaker {
             seconds: start.elapsed().as_secs_f64(),
         })
     }
+}
+
+/// Takes the drums out of an arrangement: no drum notes to play or write,
+/// no kicks for the sidechain to duck to.
+fn silence_drums(arrangement: &mut Arrangement) {
+    for part in arrangement.score.parts.iter_mut().filter(|p| p.is_drum) {
+        part.notes.clear();
+    }
+    arrangement.kicks.clear();
 }
 
 /// A track made in memory, ready to be written or streamed.

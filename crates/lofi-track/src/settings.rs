@@ -20,6 +20,8 @@ pub enum DrumSource {
     Learned,
     /// The arranger's built-in pattern library.
     Library,
+    /// No drums: keys, bass and ambience only (the sidechain rests too).
+    Off,
 }
 
 impl FromStr for DrumSource {
@@ -28,7 +30,8 @@ impl FromStr for DrumSource {
         match s {
             "learned" => Ok(Self::Learned),
             "library" => Ok(Self::Library),
-            other => Err(format!("{other:?}: use learned or library")),
+            "off" => Ok(Self::Off),
+            other => Err(format!("{other:?}: use learned, library or off")),
         }
     }
 }
@@ -38,7 +41,77 @@ impl fmt::Display for DrumSource {
         f.write_str(match self {
             Self::Learned => "learned",
             Self::Library => "library",
+            Self::Off => "off",
         })
+    }
+}
+
+/// The most an ambience level may raise a layer over its preset level
+/// (×2, +6 dB): louder buries the music.
+pub const MAX_AMBIENCE_LEVEL: f64 = 2.0;
+
+/// Gains on the preset's rain, vinyl and tape levels.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AmbienceLevels {
+    pub rain: f64,
+    pub vinyl: f64,
+    pub tape: f64,
+}
+
+impl Default for AmbienceLevels {
+    fn default() -> Self {
+        Self {
+            rain: 1.0,
+            vinyl: 1.0,
+            tape: 1.0,
+        }
+    }
+}
+
+impl AmbienceLevels {
+    /// The three levels with their names, in the order rain, vinyl, tape.
+    pub fn named(&self) -> [(&'static str, f64); 3] {
+        [
+            ("rain_level", self.rain),
+            ("vinyl_level", self.vinyl),
+            ("tape_level", self.tape),
+        ]
+    }
+
+    /// Checks each level is within 0 to [`MAX_AMBIENCE_LEVEL`].
+    pub fn validate(&self) -> Result<(), TrackError> {
+        for (name, v) in self.named() {
+            if !(0.0..=MAX_AMBIENCE_LEVEL).contains(&v) {
+                return Err(TrackError::Setting {
+                    name,
+                    value: v.to_string(),
+                    allowed: "0 to 2",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Lays the levels over a preset's ambience and the layers asked for:
+    /// a level of 0 turns its layer off; others move the preset's dB by
+    /// the gain (kept within the preset's −90 to 0 dB).
+    pub fn apply(&self, layers: Layers, ambience: &mut lofi_audio::AmbienceSettings) -> Layers {
+        let gain = |db: f64, level: f64| {
+            if level > 0.0 {
+                (db + 20.0 * level.log10()).clamp(-90.0, 0.0)
+            } else {
+                db
+            }
+        };
+        ambience.rain_db = gain(ambience.rain_db, self.rain);
+        ambience.vinyl_db = gain(ambience.vinyl_db, self.vinyl);
+        ambience.tape_db = gain(ambience.tape_db, self.tape);
+        Layers {
+            rain: layers.rain && self.rain > 0.0,
+            vinyl: layers.vinyl && self.vinyl > 0.0,
+            tape: layers.tape && self.tape > 0.0,
+        }
     }
 }
 
@@ -56,6 +129,9 @@ pub struct TrackSettings {
     /// Background layers.
     #[serde(with = "layers_text")]
     pub ambience: Layers,
+    /// Each layer's level as a gain on the preset's (1 = the preset's,
+    /// 0 = silent, at most [`MAX_AMBIENCE_LEVEL`]).
+    pub ambience_levels: AmbienceLevels,
     /// Play keys, bass and drums with this SoundFont instead of the built-in instruments.
     pub soundfont: Option<PathBuf>,
     /// A built-in preset name or a TOML file.
@@ -84,6 +160,7 @@ impl Default for TrackSettings {
             bpm: None,
             swing: None,
             ambience: Layers::ALL,
+            ambience_levels: AmbienceLevels::default(),
             soundfont: None,
             preset: "study".into(),
             sample_rate: 44_100,
@@ -113,6 +190,7 @@ impl TrackSettings {
             ..defaults
         }
         .validate()?;
+        self.ambience_levels.validate()?;
         self.format()?;
         lofi_audio::check_sample_rate(self.sample_rate)?;
         Ok(())
@@ -147,13 +225,14 @@ mod tests {
     fn each_out_of_range_value_is_named_with_what_is_allowed() {
         assert!(TrackSettings::default().validate().is_ok());
         type Spoil = fn(&mut TrackSettings);
-        let cases: [(Spoil, &str, &str); 6] = [
+        let cases: [(Spoil, &str, &str); 7] = [
             (|s| s.minutes = 0.0, "minutes", "0.05 to 60"),
             (|s| s.minutes = f64::NAN, "minutes", "0.05 to 60"),
             (|s| s.bpm = Some(300.0), "bpm", "40 to 200"),
             (|s| s.swing = Some(99.0), "swing", "50 to 75"),
             (|s| s.bits = 8, "bits", "16 or 24"),
             (|s| s.sample_rate = 22_050, "sample_rate", "44100 or 48000"),
+            (|s| s.ambience_levels.vinyl = 2.5, "vinyl_level", "0 to 2"),
         ];
         for (spoil, name, allowed) in cases {
             let mut s = TrackSettings::default();
@@ -183,5 +262,27 @@ mod tests {
         assert_eq!(partial.minutes, 1.5);
         assert_eq!(partial.preset, "study");
         assert!(serde_json::from_str::<TrackSettings>(r#"{"minutse": 1}"#).is_err());
+    }
+
+    #[test]
+    fn ambience_levels_scale_the_preset_and_zero_turns_a_layer_off() {
+        let mut amb = lofi_audio::Preset::builtin("study").unwrap().ambience;
+        let rain = amb.rain_db;
+        let vinyl = amb.vinyl_db;
+        let levels = AmbienceLevels {
+            rain: 2.0,
+            vinyl: 0.0,
+            tape: 1.0,
+        };
+        let layers = levels.apply(Layers::ALL, &mut amb);
+        assert!((amb.rain_db - (rain + 6.0206)).abs() < 1e-3);
+        assert_eq!(amb.vinyl_db, vinyl);
+        assert!(layers.rain && !layers.vinyl && layers.tape);
+        let off = Layers {
+            rain: false,
+            vinyl: true,
+            tape: true,
+        };
+        assert!(!AmbienceLevels::default().apply(off, &mut amb).rain);
     }
 }

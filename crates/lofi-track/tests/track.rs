@@ -197,3 +197,39 @@ fn a_track_reports_the_idiom_of_its_grooves_and_keys_loop() {
     assert!((k.chord_time - 15.0 / 16.0).abs() < 1e-9, "{}", k.chord_time);
     assert_eq!(k.chord_changes_per_bar, 0.75);
 }
+
+/// `drums: off` plays no drum note and leaves the drums stem silent, while
+/// keys and bass play as with drums.
+#[test]
+fn drums_off_leaves_keys_and_bass_and_no_drum_sound() {
+    let make = |drums| {
+        TrackMaker::new(TrackSettings {
+            stems: true,
+            drums,
+            ..library(0.2)
+        })
+        .unwrap()
+        .make(&chord_loop(78.0), Seed(5))
+        .unwrap()
+    };
+    let (on, off) = (make(DrumSource::Library), make(DrumSource::Off));
+    let notes = |m: &lofi_track::Made, drum: bool| -> usize {
+        m.arrangement
+            .score
+            .parts
+            .iter()
+            .filter(|p| p.is_drum == drum)
+            .map(|p| p.notes.len())
+            .sum()
+    };
+    assert!(notes(&on, true) > 0);
+    assert_eq!(notes(&off, true), 0);
+    assert_eq!(notes(&off, false), notes(&on, false));
+    assert_eq!(off.drums, lofi_track::DrumsReport::Off);
+    let peak = |m: &lofi_track::Made| {
+        let (_, drums) = m.track.stems.iter().find(|(n, _)| n.contains("drum")).unwrap();
+        drums.left.iter().fold(0f32, |a, v| a.max(v.abs()))
+    };
+    assert!(peak(&on) > 0.01);
+    assert_eq!(peak(&off), 0.0);
+}

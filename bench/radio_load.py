@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Load and soak test of `lofi serve` on loopback.
+
+Starts the release `lofi serve` on a free port, measures the time from the
+start to the first audio byte, then runs N concurrent listeners for S
+seconds (the `listeners` example of lofi-radio: bytes, seconds decoded by
+symphonia) while sampling the server's CPU per thread (producer, deck,
+network) and its RSS from /proc once a second.
+
+    python3 bench/radio_load.py                       # 50 listeners, 60 s
+    python3 bench/radio_load.py --listeners 5 --seconds 1800 --soak   # 30-min soak
+
+Prints a Markdown table, and JSON with --json. Figures are ratios to real
+time and shares of one core, so they mean the same on any machine.
+"""
+import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def threads(pid):
+    """CPU seconds per thread-name group of process `pid`."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        cpu = (int(fields[11]) + int(fields[12])) / TICK
+        group = "producer" if "producer" in name else "deck" if "deck" in name else "net" if "lofi-net" in name else "other"
+        out[group] = out.get(group, 0.0) + cpu
+    return out
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * PAGE / 2**20
+
+
+def status(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as r:
+        return json.load(r)
+
+
+def first_byte(port, start, timeout=30):
+    """Seconds from `start` to the first audio byte of a listener connected at once."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+            break
+        except OSError:
+            time.sleep(0.01)
+    s.sendall(b"GET /stream.mp3 HTTP/1.1\r\nHost: x\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf or len(buf) <= buf.index(b"\r\n\r\n") + 4:
+        d = s.recv(65536)
+        if not d:
+            raise SystemExit("the stream closed before any audio")
+        buf += d
+    t = time.monotonic() - start
+    s.close()
+    return t
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lofi", default=os.path.join(ROOT, "target/release/lofi"))
+    ap.add_argument("--listeners", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--soak", action="store_true", help="report RSS at 2 min and at the end")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    ex = os.path.join(ROOT, "target/release/examples/listeners")
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "lofi-cli", "-p", "lofi-radio", "--example", "listeners"],
+                   cwd=ROOT, check=True)
+    port = free_port()
+    cache = tempfile.mkdtemp(prefix="lofi-load-")
+    start = time.monotonic()
+    server = subprocess.Popen([a.lofi, "serve", "--addr", f"127.0.0.1:{port}", "--cache-dir", cache,
+                               "--max-listeners", str(a.listeners + 10)],
+                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(cache, "..", f"lofi-load-{port}.log"), "w"))
+    try:
+        ttfb = first_byte(port, start)
+        cpu0, t0 = threads(server.pid), time.monotonic()
+        load = subprocess.Popen([ex, f"127.0.0.1:{port}", str(a.listeners), str(a.seconds)], stdout=subprocess.PIPE)
+        rss = []
+        while load.poll() is None:
+            time.sleep(1)
+            rss.append((time.monotonic() - t0, rss_mib(server.pid)))
+        out = json.loads(load.stdout.read())
+        cpu1, t1 = threads(server.pid), time.monotonic()
+        st = status(port)
+    finally:
+        server.send_signal(signal.SIGINT)
+        t_stop = time.monotonic()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        stop_s = time.monotonic() - t_stop
+        shutil.rmtree(cache, ignore_errors=True)
+    wall = t1 - t0
+    rows = out["listeners"]
+    ok = [r for r in rows if r["status"] == 200]
+    rt = sorted(r["decoded_s"] / a.seconds for r in ok)
+    rate = sorted(r["bytes"] * 8 / 192000 / a.seconds for r in ok)
+    share = {k: (cpu1.get(k, 0) - cpu0.get(k, 0)) / wall for k in set(cpu0) | set(cpu1)}
+    made = st["stats"]
+    result = {
+        "listeners": a.listeners, "seconds": a.seconds, "served": len(ok),
+        "first_audio_byte_s": ttfb,
+        "decoded_realtime_min": rt[0] if rt else 0, "decoded_realtime_median": rt[len(rt) // 2] if rt else 0,
+        "bytes_realtime_min": rate[0] if rate else 0,
+        "cpu_core_share": share,
+        "cpu_per_listener_core_share": share.get("net", 0) / max(1, len(ok)),
+        "make_speed_x_realtime": made["audio_seconds_made"] / max(1e-9, made["make_seconds"]),
+        "min_ready_ahead_s": made["min_ready_ahead_s"], "underrun_s": made["underrun_s"],
+        "listeners_dropped_slow": made["listeners_dropped_slow"],
+        "rss_mib_first": rss[0][1] if rss else None, "rss_mib_last": rss[-1][1] if rss else None,
+        "stop_s": stop_s,
+    }
+    if a.soak and rss:
+        at2 = min(rss, key=lambda x: abs(x[0] - 120))[1]
+        result["rss_mib_at_2_min"] = at2
+        result["rss_growth_after_2_min"] = rss[-1][1] / at2 - 1
+    if a.json:
+        print(json.dumps(result, indent=1))
+        return
+    print(f"| figure | value |\n|---|---|")
+    print(f"| listeners served / asked | {len(ok)} / {a.listeners} for {a.seconds:.0f} s |")
+    print(f"| first audio byte after start | {ttfb:.2f} s |")
+    print(f"| decoded audio / wall time, min (median) | {result['decoded_realtime_min']:.3f}× ({result['decoded_realtime_median']:.3f}×) |")
+    print(f"| bytes / 192 kbit/s, min | {result['bytes_realtime_min']:.3f}× |")
+    for k in ("producer", "deck", "net", "other"):
+        if k in share:
+            print(f"| CPU, {k} threads | {100 * share[k]:.2f} % of a core |")
+    print(f"| CPU per listener (net threads / listeners) | {100 * result['cpu_per_listener_core_share']:.3f} % of a core |")
+    print(f"| tracks made at | {result['make_speed_x_realtime']:.0f}× real time |")
+    print(f"| least time a track was ready before needed | {made['min_ready_ahead_s'] or 0:.1f} s |")
+    print(f"| silence for want of a track | {made['underrun_s']:.1f} s |")
+    print(f"| RSS first / last sample | {result['rss_mib_first']:.0f} / {result['rss_mib_last']:.0f} MiB |")
+    if "rss_mib_at_2_min" in result:
+        print(f"| RSS at 2 min → end | {result['rss_mib_at_2_min']:.0f} → {result['rss_mib_last']:.0f} MiB ({100 * result['rss_growth_after_2_min']:+.1f} %) |")
+    print(f"| SIGINT to exit | {stop_s:.2f} s |")
+
+
+if __name__ == "__main__":
+    main()

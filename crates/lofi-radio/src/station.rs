@@ -1,0 +1,322 @@
+//! What the producer, the deck and the server share: the controls, the
+//! queue of tracks made ahead, what is playing, the audio fan-out and the
+//! figures `/api/status` reports.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, watch};
+
+use crate::controls::Controls;
+
+/// Seconds of audio a new listener is sent at once, so playback starts
+/// without waiting for real time to fill the player's buffer.
+pub const BURST_S: f64 = 2.0;
+/// Chunks a listener may fall behind the fan-out before it is dropped
+/// (about 6 s of audio at the deck's chunk size).
+pub const FANOUT_CHUNKS: usize = 64;
+
+/// One piece of the stream: whole MP3 frames and the title they belong to.
+#[derive(Clone, Debug)]
+pub struct Chunk {
+    pub bytes: Bytes,
+    pub title: Arc<str>,
+    /// Stream seconds at the chunk's start.
+    pub at_s: f64,
+}
+
+/// A track as listed by the API.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrackInfo {
+    pub id: u64,
+    pub title: String,
+    pub seed: u64,
+    pub bpm: f64,
+    pub key: Option<String>,
+    pub model: String,
+    pub duration_s: f64,
+    pub settings: Controls,
+    /// Seconds it took to make (sample, track, files).
+    pub make_seconds: f64,
+    /// The command that makes this track again.
+    pub command: String,
+    /// Stream seconds when it began playing (`None` while queued).
+    pub started_s: Option<f64>,
+    pub files: TrackFiles,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TrackFiles {
+    pub wav: String,
+    pub mid: String,
+    pub json: String,
+}
+
+impl TrackFiles {
+    pub fn of(id: u64) -> Self {
+        Self {
+            wav: format!("/api/tracks/{id}.wav"),
+            mid: format!("/api/tracks/{id}.mid"),
+            json: format!("/api/tracks/{id}.json"),
+        }
+    }
+}
+
+/// A track made and waiting to play: its audio as interleaved 16-bit
+/// stereo (half the memory of floats; the MP3 cannot tell).
+pub struct Ready {
+    pub info: TrackInfo,
+    pub pcm: Vec<i16>,
+    /// The controls' version it was made with.
+    pub generation: u64,
+    pub ready_at: Instant,
+}
+
+impl Ready {
+    /// Frames (stereo samples).
+    pub fn frames(&self) -> usize {
+        self.pcm.len() / 2
+    }
+}
+
+/// How the station was set up.
+#[derive(Clone, Debug)]
+pub struct StationConfig {
+    /// The station's seed: each track's is derived from it and the track's number.
+    pub seed: u64,
+    /// Listeners served at once; more get 503.
+    pub max_listeners: usize,
+    /// Folder of the recent tracks' files (owned by the station).
+    pub cache_dir: PathBuf,
+    /// Tracks kept there and listed as history.
+    pub history: usize,
+    /// Settings and skip need this token (`None`: open, for loopback).
+    pub admin_token: Option<String>,
+    /// The model's name, as shown.
+    pub model_name: String,
+    /// The mount the stream is served at, e.g. `/stream.mp3`.
+    pub mount: String,
+    /// Length of the first track, minutes, so audio starts soon.
+    pub first_minutes: f64,
+}
+
+/// Counters for `/api/status` and the bench.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stats {
+    pub tracks_made: u64,
+    pub tracks_failed: u64,
+    pub last_error: Option<String>,
+    /// Seconds of silence played because no track was ready.
+    pub underrun_s: f64,
+    /// Seconds making tracks, and seconds of audio made.
+    pub make_seconds: f64,
+    pub audio_seconds_made: f64,
+    /// The least time a track was ready before it was needed.
+    pub min_ready_ahead_s: Option<f64>,
+    pub listeners_dropped_slow: u64,
+    pub listeners_refused: u64,
+    pub icecast_connected: bool,
+    pub icecast_connects: u64,
+}
+
+/// What is playing and what has played.
+#[derive(Default)]
+pub struct Playing {
+    pub now: Option<TrackInfo>,
+    /// Newest first, at most `history`.
+    pub history: VecDeque<TrackInfo>,
+}
+
+pub struct Station {
+    pub config: StationConfig,
+    controls: Mutex<(Controls, u64)>,
+    pub queue: Mutex<VecDeque<Ready>>,
+    /// Wakes the producer (controls changed, a track taken, stop).
+    pub wake: Condvar,
+    pub playing: Mutex<Playing>,
+    pub stats: Mutex<Stats>,
+    /// The fan-out of the encoded stream.
+    audio: broadcast::Sender<Chunk>,
+    /// The last [`BURST_S`] of chunks, for new listeners.
+    recent: Mutex<VecDeque<Chunk>>,
+    /// Bumped on every change a page shows.
+    events: watch::Sender<u64>,
+    /// Set when the station ends.
+    stopping: watch::Sender<bool>,
+    pub listeners: AtomicUsize,
+    pub skip: AtomicBool,
+    stop: AtomicBool,
+    /// Stream seconds sent so far (f64 bits).
+    stream_s: AtomicU64,
+    pub started: Instant,
+}
+
+/// Locks, taking the data of a mutex whose holder panicked: every holder
+/// here leaves the data whole between statements.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One log line on stderr, with the station's uptime.
+pub fn log(station: &Station, line: &str) {
+    eprintln!("[{:>9.1} s] {line}", station.started.elapsed().as_secs_f64());
+}
+
+impl Station {
+    pub fn new(config: StationConfig, controls: Controls) -> Arc<Self> {
+        let (audio, _) = broadcast::channel(FANOUT_CHUNKS);
+        Arc::new(Self {
+            config,
+            controls: Mutex::new((controls, 0)),
+            queue: Mutex::new(VecDeque::new()),
+            wake: Condvar::new(),
+            playing: Mutex::new(Playing::default()),
+            stats: Mutex::new(Stats::default()),
+            audio,
+            recent: Mutex::new(VecDeque::new()),
+            events: watch::Sender::new(0),
+            stopping: watch::Sender::new(false),
+            listeners: AtomicUsize::new(0),
+            skip: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            stream_s: AtomicU64::new(0f64.to_bits()),
+            started: Instant::now(),
+        })
+    }
+
+    /// The controls for upcoming tracks and their version.
+    pub fn controls(&self) -> (Controls, u64) {
+        lock(&self.controls).clone()
+    }
+
+    /// Replaces the controls; tracks made with the old ones and not yet
+    /// playing are remade.
+    pub fn set_controls(&self, c: Controls) {
+        {
+            let mut g = lock(&self.controls);
+            g.0 = c;
+            g.1 += 1;
+        }
+        self.wake.notify_all();
+        self.changed();
+    }
+
+    /// Tells pages something changed.
+    pub fn changed(&self) {
+        self.events.send_modify(|v| *v += 1);
+    }
+
+    pub fn events(&self) -> watch::Receiver<u64> {
+        self.events.subscribe()
+    }
+
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Ends the station: producer and deck stop, streams and pushes end.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.stopping.send(true);
+        self.wake.notify_all();
+    }
+
+    pub fn stream_s(&self) -> f64 {
+        f64::from_bits(self.stream_s.load(Ordering::Relaxed))
+    }
+
+    /// Sends a chunk to every listener and keeps it for new ones.
+    pub fn publish(&self, chunk: Chunk, end_s: f64) {
+        let mut recent = lock(&self.recent);
+        while recent.front().is_some_and(|c| c.at_s < end_s - BURST_S) {
+            recent.pop_front();
+        }
+        recent.push_back(chunk.clone());
+        // No receivers is fine: nobody is listening.
+        let _ = self.audio.send(chunk);
+        self.stream_s.store(end_s.to_bits(), Ordering::Relaxed);
+    }
+
+    /// A new listener's start: the recent burst and the live fan-out,
+    /// taken together so no chunk is missed or sent twice.
+    pub fn subscribe(&self) -> (Vec<Chunk>, broadcast::Receiver<Chunk>) {
+        let recent = lock(&self.recent);
+        (recent.iter().cloned().collect(), self.audio.subscribe())
+    }
+
+    /// Seconds of audio ready ahead of the live edge: what is left of the
+    /// playing track and every queued one.
+    pub fn ahead_s(&self) -> f64 {
+        let queued: f64 = lock(&self.queue).iter().map(|r| r.info.duration_s).sum();
+        let playing = lock(&self.playing);
+        let left = playing.now.as_ref().map_or(0.0, |t| {
+            (t.started_s.unwrap_or(0.0) + t.duration_s - self.stream_s()).max(0.0)
+        });
+        queued + left
+    }
+
+    /// `/api/status`.
+    pub fn status(&self) -> Value {
+        let (controls, _) = self.controls();
+        let queue: Vec<TrackInfo> = lock(&self.queue).iter().map(|r| r.info.clone()).collect();
+        let (now, history) = {
+            let p = lock(&self.playing);
+            (p.now.clone(), p.history.iter().cloned().collect::<Vec<_>>())
+        };
+        let stats = lock(&self.stats).clone();
+        let uptime = self.started.elapsed().as_secs_f64();
+        json!({
+            "station": {
+                "seed": self.config.seed,
+                "model": self.config.model_name,
+                "mount": self.config.mount,
+                "uptime_s": uptime,
+                "stream_s": self.stream_s(),
+                "burst_s": BURST_S,
+                "listeners": self.listeners.load(Ordering::Relaxed),
+                "max_listeners": self.config.max_listeners,
+                "ahead_s": self.ahead_s(),
+                "needs_token": self.config.admin_token.is_some(),
+                "version": env!("CARGO_PKG_VERSION"),
+            },
+            "stats": stats,
+            "now_playing": now,
+            "queue": queue,
+            "history": history,
+            "settings": controls,
+        })
+    }
+
+    /// The info of a track whose files are still kept (playing, played
+    /// or queued).
+    pub fn track(&self, id: u64) -> Option<TrackInfo> {
+        {
+            let p = lock(&self.playing);
+            if let Some(t) = p.now.iter().chain(&p.history).find(|t| t.id == id) {
+                return Some(t.clone());
+            }
+        }
+        lock(&self.queue)
+            .iter()
+            .find(|r| r.info.id == id)
+            .map(|r| r.info.clone())
+    }
+
+    /// Waits on the producer's condition for at most `timeout`.
+    pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>, timeout: Duration) -> MutexGuard<'a, T> {
+        match self.wake.wait_timeout(guard, timeout) {
+            Ok((g, _)) => g,
+            Err(e) => e.into_inner().0,
+        }
+    }
+}
