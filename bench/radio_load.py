@@ -83,10 +83,12 @@ def main():
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--soak", action="store_true", help="report RSS at 2 min and at the end")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     a = ap.parse_args()
     ex = os.path.join(ROOT, "target/release/examples/listeners")
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "lofi-cli", "-p", "lofi-radio", "--example", "listeners"],
-                   cwd=ROOT, check=True)
+    if not a.no_build:
+        for target in (["-p", "lofi-cli"], ["-p", "lofi-radio", "--example", "listeners"]):
+            subprocess.run(["cargo", "build", "--release", "-q", *target], cwd=ROOT, check=True)
     port = free_port()
     cache = tempfile.mkdtemp(prefix="lofi-load-")
     start = time.monotonic()

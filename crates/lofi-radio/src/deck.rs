@@ -101,7 +101,9 @@ impl Deck {
             let keep = self.station.config.history;
             p.history.truncate(keep.saturating_sub(1));
         }
-        {
+        // The first track is needed the moment it is made: the margin
+        // counts from the second on.
+        if self.sent > 0 {
             let mut st = lock(&self.station.stats);
             st.min_ready_ahead_s = Some(st.min_ready_ahead_s.map_or(ahead, |m: f64| m.min(ahead)));
         }
