@@ -86,30 +86,25 @@ pub fn frame_len(bytes: &[u8]) -> Option<usize> {
     Some((144_000 * kbps / rate + padding) as usize)
 }
 
+/// The whole frames at the start of `bytes`: how many, and their length
+/// in bytes.
+fn walk(bytes: &[u8]) -> (usize, usize) {
+    let (mut n, mut at) = (0, 0);
+    while let Some(len) = frame_len(&bytes[at..]).filter(|len| at + len <= bytes.len()) {
+        at += len;
+        n += 1;
+    }
+    (n, at)
+}
+
 /// How many leading bytes of `bytes` are whole frames.
 pub fn whole_frames(bytes: &[u8]) -> usize {
-    let mut at = 0;
-    while let Some(len) = frame_len(&bytes[at..]) {
-        if at + len > bytes.len() {
-            break;
-        }
-        at += len;
-    }
-    at
+    walk(bytes).1
 }
 
 /// Frames in `bytes` (whole frames only), each [`FRAME_SAMPLES`] long.
 pub fn count_frames(bytes: &[u8]) -> usize {
-    let mut at = 0;
-    let mut n = 0;
-    while let Some(len) = frame_len(&bytes[at..]) {
-        if at + len > bytes.len() {
-            break;
-        }
-        at += len;
-        n += 1;
-    }
-    n
+    walk(bytes).0
 }
 
 #[cfg(test)]
