@@ -21,7 +21,16 @@ ratio is lofi / PyTorch (above 1: lofi faster). Installs torch into
 bench/.venv on first use (several GB; never in CI):
 
     python3 bench/train_vs_pytorch.py [--runs 3] [--steps 20] [--data CACHE]
-        [--archs lstm,gru,transformer]
+        [--archs rnn,gru,lstm,transformer,cnn] [--peak-gflops X] [--lofi-args ...]
+
+Each row also gives the fraction of the CPU's FP32 peak each side reaches:
+FLOPs per trained token (forward multiply-adds × 2, × 3 for forward and
+backward; see `flops_per_token`) × tokens/s, over the peak. The peak is
+cores × FP32 FLOPs per cycle per core × clock: 64 on Zen 5 (two 512-bit FMA
+pipes × 16 lanes × 2), 32 on Zen 4 and other AVX2/AVX-512 cores with two
+256-bit FMA pipes, 16 otherwise; the clock is /proc/cpuinfo's "cpu MHz"
+(what the kernel reports; boost clocks make the real peak higher, so the
+fractions are upper bounds). --peak-gflops overrides it.
 
 Without --data it ingests ../shared/corpus/pop909 with the remi tokenizer.
 """
@@ -62,6 +71,13 @@ class Model(nn.Module):
             self.body = nn.LSTM(E, H, L, batch_first=True, dropout=P)
         elif arch == "gru":
             self.body = nn.GRU(E, H, L, batch_first=True, dropout=P)
+        elif arch == "rnn":
+            self.body = nn.RNN(E, H, L, batch_first=True, dropout=P, nonlinearity="tanh")
+        elif arch == "cnn":
+            # lofi's CNN: conv k=3 same padding + ReLU + max-pool 2, per layer;
+            # dense over the flattened window, ReLU; head on the token after it.
+            self.convs = nn.ModuleList([nn.Conv1d(E if i == 0 else H, H, 3, padding=1) for i in range(L)])
+            self.dense = nn.Linear(H * (T >> L), H)
         else:
             self.pos = nn.Embedding(T, E)
             layer = nn.TransformerEncoderLayer(E, HEADS, H, P, activation="gelu", batch_first=True, norm_first=True)
@@ -72,6 +88,11 @@ class Model(nn.Module):
     def forward(self, x):
         # x [B, T] -> logits [B, T, vocab]
         h = self.drop(self.emb(x))
+        if arch == "cnn":
+            c = h.transpose(1, 2)
+            for conv in self.convs:
+                c = torch.max_pool1d(torch.relu(conv(c)), 2)
+            return self.head(torch.relu(self.dense(c.flatten(1)))).unsqueeze(1)
         if arch == "transformer":
             h = h + self.pos(torch.arange(x.shape[1]))
             h = self.body(h, mask=self.mask, is_causal=True)
@@ -87,7 +108,8 @@ data = [torch.randint(0, vocab, (B, T + 1), generator=g) for _ in range(steps)]
 t0 = time.perf_counter()
 for w in data:
     logits = model(w[:, :-1])
-    loss = loss_fn(logits.reshape(-1, vocab), w[:, 1:].reshape(-1))
+    target = w[:, -1:] if arch == "cnn" else w[:, 1:]
+    loss = loss_fn(logits.reshape(-1, vocab), target.reshape(-1))
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
@@ -109,12 +131,62 @@ def ensure_torch():
     return py
 
 
-def lofi_run(data, arch, steps, out):
+def flops_per_token(arch, vocab):
+    """Training FLOPs per counted token: 3 × (2 × forward multiply-adds).
+
+    Recurrent: per layer G·H·(input + H) (G = 1, 3, 4 gates), plus the head
+    H·V. Transformer: per layer the Q, K, V and output projections 4·E², the
+    attention scores and weighted values 2·T·E (the full T×T product, as both
+    sides compute it under the causal mask), the feed-forward 2·E·F; plus the
+    head E·V. CNN: lofi counts a window as T tokens though it trains on one
+    target, so its per-token FLOPs are the window's over T: each conv
+    3·in·H per output position (T / 2^i positions at layer i), the dense
+    (H·T/2^L)·H and the head H·V. Embedding lookups, pointwise work and the
+    optimizer are left out (under 1 %).
+    """
+    E, H, L, T, V = EMBED, HIDDEN, LAYERS, SEQ, vocab
+    if arch in ("rnn", "gru", "lstm"):
+        g = {"rnn": 1, "gru": 3, "lstm": 4}[arch]
+        macs = sum(g * H * ((E if i == 0 else H) + H) for i in range(L)) + H * V
+    elif arch == "transformer":
+        macs = L * (4 * E * E + 2 * T * E + 2 * E * HIDDEN) + E * V
+    else:
+        window = sum(3 * (E if i == 0 else H) * H * (T >> i) for i in range(L))
+        window += (H * (T >> L)) * H + H * V
+        macs = window / T
+    return 3 * 2 * macs
+
+
+def cpu_peak_gflops():
+    """(GFLOP/s, how) for the whole machine, see the module doc."""
+    cores = os.cpu_count()
+    family, mhz, flags = None, None, ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if key == "cpu family" and family is None:
+                family = int(value)
+            elif key == "cpu MHz" and mhz is None:
+                mhz = float(value)
+            elif key == "flags" and not flags:
+                flags = value
+    amd = "GenuineIntel" not in open("/proc/cpuinfo").read(4096)
+    if amd and family == 26:
+        per_cycle, why = 64, "Zen 5: 2 x 512-bit FMA"
+    elif "avx2" in flags.split() and "fma" in flags.split():
+        per_cycle, why = 32, "2 x 256-bit FMA"
+    else:
+        per_cycle, why = 16, "SSE"
+    return cores * per_cycle * mhz / 1000, f"{cores} cores x {per_cycle} FLOP/cycle ({why}) x {mhz:.0f} MHz"
+
+
+def lofi_run(data, arch, steps, out, extra):
     subprocess.run(
         [LOFI, "train", "--data", data, "--arch", arch, "--max-steps", str(steps), "--out", out,
          "--seed", "1", "--embed", str(EMBED), "--hidden", str(HIDDEN), "--layers", str(LAYERS),
          "--dropout", str(DROPOUT), "--batch", str(BATCH), "--seq-len", str(SEQ), "--lr", str(LR),
-         "--weight-decay", str(WEIGHT_DECAY)],
+         "--weight-decay", str(WEIGHT_DECAY)] + extra,
         check=True, capture_output=True, text=True)
     with open(os.path.join(out, "metrics.csv")) as f:
         rows = list(csv.DictReader(f))
@@ -128,9 +200,17 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--data", help="a remi cache (default: ingest ../shared/corpus/pop909)")
-    ap.add_argument("--archs", default="lstm,gru,transformer")
+    ap.add_argument("--archs", default="rnn,gru,lstm,transformer,cnn")
+    ap.add_argument("--peak-gflops", type=float, help="the CPU's FP32 peak (default: computed, see above)")
+    ap.add_argument("--lofi", help="a lofi binary to measure instead of building target/release/lofi")
+    ap.add_argument("--lofi-args", default="", help="extra `lofi train` flags, e.g. --reference-kernels")
     args = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "lofi-cli"], cwd=ROOT, check=True)
+    peak, how = (args.peak_gflops, "given") if args.peak_gflops else cpu_peak_gflops()
+    global LOFI
+    if args.lofi:
+        LOFI = os.path.abspath(args.lofi)
+    else:
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "lofi-cli"], cwd=ROOT, check=True)
     py = ensure_torch()
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
@@ -142,11 +222,14 @@ def main():
                            check=True, capture_output=True)
         print(f"embed {EMBED}, hidden {HIDDEN}, {LAYERS} layers, batch {BATCH}, "
               f"window {SEQ}, {args.steps} steps per run, median of {args.runs}, {os.cpu_count()} cores")
-        print(f"{'arch':12} {'lofi tok/s':>11} {'torch tok/s':>12} {'lofi/torch':>11}  runs (lofi | torch)")
+        print(f"FP32 peak {peak:.0f} GFLOP/s ({how})")
+        print(f"{'arch':12} {'lofi tok/s':>11} {'torch tok/s':>12} {'lofi/torch':>11} {'lofi peak':>10} "
+              f"{'torch peak':>11}  runs (lofi | torch)")
         for arch in args.archs.split(","):
             ours, theirs, meta = [], [], {}
             for i in range(args.runs):
-                tps, spec = lofi_run(data, arch, args.steps, os.path.join(tmp, f"{arch}-{i}"))
+                tps, spec = lofi_run(data, arch, args.steps, os.path.join(tmp, f"{arch}-{i}"),
+                                     args.lofi_args.split())
                 ours.append(tps)
                 vocab = spec["model"]["vocab_size"]
                 worker = [py, "-c", TORCH_WORKER, arch, str(vocab), str(args.steps)] + [
@@ -154,7 +237,9 @@ def main():
                 meta = json.loads(subprocess.run(worker, check=True, capture_output=True, text=True).stdout)
                 theirs.append(meta["tokens_per_s"])
             a, b = statistics.median(ours), statistics.median(theirs)
-            print(f"{arch:12} {a:11.0f} {b:12.0f} {a / b:10.2f}x  "
+            fl = flops_per_token(arch, vocab) / 1e9
+            print(f"{arch:12} {a:11.0f} {b:12.0f} {a / b:10.2f}x {100 * a * fl / peak:9.1f}% "
+                  f"{100 * b * fl / peak:10.1f}%  "
                   f"{', '.join(f'{v:.0f}' for v in ours)} | {', '.join(f'{v:.0f}' for v in theirs)}"
                   f"   (torch {meta['torch']}, {meta['threads']} threads, {meta['params']:,} params, vocab {vocab})",
                   flush=True)

@@ -200,6 +200,11 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             checkpoint_minutes: a.checkpoint_minutes,
             transpose: a.transpose,
             device: a.device.clone(),
+            kernels: if a.reference_kernels {
+                lofi_model::Kernels::Reference
+            } else {
+                lofi_model::Kernels::Fused
+            },
             seed: a.seed,
             ..TrainOptions::default()
         },

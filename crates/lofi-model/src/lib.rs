@@ -9,8 +9,10 @@
 
 pub mod backend;
 mod data;
+mod dropout;
 mod error;
 pub mod infer;
+pub mod kernels;
 mod model;
 mod recurrent;
 mod run_dir;
@@ -20,7 +22,7 @@ mod trainer;
 pub use data::Stream;
 pub use error::ModelError;
 pub use infer::{stepper, RecurrentStepper, Stepper, TransformerStepper, WindowStepper};
-pub use model::{Arch, LofiModel, ModelConfig, RecurrentState};
+pub use model::{Arch, Kernels, LofiModel, ModelConfig, Pass, RecurrentState};
 pub use run_dir::{EpochRow, Partial, RunDir, RunSpec, RunState, BEST};
 pub use train::{
     evaluate, learning_rate, load_bytes, resume, start, start_interrupted, start_killed_at_step,

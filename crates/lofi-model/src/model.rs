@@ -16,7 +16,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::recurrent::{layer_steps, Layer};
+use crate::recurrent::{layer_scan, layer_steps, Layer};
 
 /// Which architecture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,6 +194,28 @@ pub enum Body {
     Transformer(Decoder),
 }
 
+/// Which implementation trains the recurrent layers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kernels {
+    /// The fused scan (`kernels`) where the device and layer allow it, and
+    /// dropout masks from the counter-based generator when a seed is given.
+    #[default]
+    Fused,
+    /// burn's own operations step by step, and burn's dropout: the path the
+    /// fused one is tested and measured against.
+    Reference,
+}
+
+/// How one forward pass runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Pass {
+    pub kernels: Kernels,
+    /// The dropout seed of a training step (the fused path's masks); without
+    /// one, dropout draws from the device's generator as burn's does.
+    pub dropout_seed: Option<u64>,
+}
+
 /// A next-token model.
 #[derive(Module, Debug)]
 pub struct LofiModel {
@@ -210,10 +232,31 @@ impl LofiModel {
     /// Transformer: a prediction after every position) or `[batch, 1, vocab]`
     /// (CNN: the token after the window).
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        self.forward_with(tokens, Pass::default())
+    }
+
+    /// [`Self::forward`], with the kernels and dropout seed chosen.
+    ///
+    /// tokens `[batch, seq]` → as [`Self::forward`].
+    pub fn forward_with(&self, tokens: Tensor<2, Int>, pass: Pass) -> Tensor<3> {
+        let layers: Vec<Layer<'_>> = match &self.body {
+            Body::Rnn(l) => l.iter().map(Layer::Rnn).collect(),
+            Body::Gru(l) => l.iter().map(Layer::Gru).collect(),
+            Body::Lstm(l) => l.iter().map(Layer::Lstm).collect(),
+            _ => Vec::new(),
+        };
+        if !layers.is_empty() {
+            let fused = pass.kernels == Kernels::Fused
+                && crate::kernels::runs_on(&tokens.device())
+                && layers.iter().all(Layer::scannable);
+            return if fused {
+                self.forward_scanned(tokens, layers, pass.dropout_seed)
+            } else {
+                self.forward_recurrent(tokens, layers)
+            };
+        }
         match &self.body {
-            Body::Rnn(l) => self.forward_recurrent(tokens, l.iter().map(Layer::Rnn).collect()),
-            Body::Gru(l) => self.forward_recurrent(tokens, l.iter().map(Layer::Gru).collect()),
-            Body::Lstm(l) => self.forward_recurrent(tokens, l.iter().map(Layer::Lstm).collect()),
+            Body::Rnn(_) | Body::Gru(_) | Body::Lstm(_) => unreachable!("handled above"),
             Body::Cnn(cnn) => {
                 let [batch, _] = tokens.dims();
                 // [batch, seq] → [batch, seq, embed] → [batch, embed, seq]
@@ -245,6 +288,34 @@ impl LofiModel {
                         .forward(TransformerEncoderInput::new(x).mask_attn(mask)),
                 )
             }
+        }
+    }
+
+    /// The recurrent bodies on the fused scan, time-major: one matmul for
+    /// the embedding's and each layer's input projection over all positions,
+    /// one scan per layer.
+    ///
+    /// tokens `[batch, seq]` → `[batch, seq, vocab]`
+    fn forward_scanned(&self, tokens: Tensor<2, Int>, layers: Vec<Layer<'_>>, seed: Option<u64>) -> Tensor<3> {
+        // [batch, seq] → [seq, batch] → [seq, batch, embed]
+        let mut x = self.drop(self.embedding.forward(tokens.swap_dims(0, 1)), seed, 0);
+        // [seq, batch, features] → [seq, batch, hidden], per layer
+        for (i, layer) in layers.into_iter().enumerate() {
+            x = self.drop(layer_scan(layer, x), seed, i as u32 + 1);
+        }
+        // [seq, batch, hidden] → [batch, seq, hidden] → [batch, seq, vocab]
+        self.head.forward(x.swap_dims(0, 1))
+    }
+
+    /// Dropout: masks from (seed, stream) when a training step gave a seed,
+    /// burn's otherwise; nothing outside autodiff, as burn's `Dropout`.
+    fn drop<const D: usize>(&self, x: Tensor<D>, seed: Option<u64>, stream: u32) -> Tensor<D> {
+        let d = &self.dropout;
+        match seed {
+            Some(seed) if d.training.is_enabled() && x.device().is_autodiff() && d.prob > 0.0 => {
+                crate::dropout::apply(x, seed, stream, d.prob)
+            }
+            _ => d.forward(x),
         }
     }
 

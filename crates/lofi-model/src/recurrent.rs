@@ -20,6 +20,8 @@ use burn::nn::{GateController, Gru, Linear, Lstm, Rnn};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::Tensor;
 
+use crate::kernels::{recurrent_scan, Cell};
+
 /// `act(x)`, with tanh computed as 2·σ(2x) − 1: burn's flex backend maps
 /// tanh to libm's `tanhf` (through `expm1f`), about three times the cost of
 /// the one `expf` of its sigmoid, and tanh was 15 % of an LSTM training
@@ -91,8 +93,57 @@ impl Layer<'_> {
     }
 }
 
+impl Layer<'_> {
+    /// Whether [`layer_scan`] covers this layer: what [`Layer::supported`]
+    /// covers, with a tanh RNN.
+    pub(crate) fn scannable(&self) -> bool {
+        self.supported()
+            && match self {
+                Layer::Rnn(l) => matches!(l.hidden_activation, Activation::Tanh(_)),
+                Layer::Gru(l) => {
+                    matches!(l.gate_activation, Activation::Sigmoid(_))
+                        && matches!(l.hidden_activation, Activation::Tanh(_))
+                }
+                Layer::Lstm(l) => {
+                    matches!(l.gate_activation, Activation::Sigmoid(_))
+                        && matches!(l.cell_activation, Activation::Tanh(_))
+                        && matches!(l.hidden_activation, Activation::Tanh(_))
+                }
+            }
+    }
+
+    /// The cell and its gates in the scan's order.
+    fn cell_gates(&self) -> (Cell, Vec<&GateController>) {
+        match self {
+            Layer::Rnn(l) => (Cell::Rnn, vec![&l.gate]),
+            Layer::Gru(l) => (Cell::Gru, vec![&l.update_gate, &l.reset_gate, &l.new_gate]),
+            Layer::Lstm(l) => {
+                let forget = l.forget_gate.as_ref().expect("checked by supported()");
+                (Cell::Lstm, vec![&l.input_gate, forget, &l.output_gate, &l.cell_gate])
+            }
+        }
+    }
+}
+
+/// Runs one recurrent layer over a time-major window with the fused scan
+/// (`kernels`): the input projection of all T·B rows as one matmul, then
+/// the recurrence as one custom operation. Only for layers that are
+/// [`Layer::scannable`], on devices the scan runs on.
+///
+/// x `[T, B, input]` → `[T, B, hidden]`
+pub(crate) fn layer_scan(layer: Layer<'_>, x: Tensor<3>) -> Tensor<3> {
+    let (cell, gates) = layer.cell_gates();
+    let [t, b, f] = x.dims();
+    let (wx, bx) = (weights(&gates, input), biases(&gates, input));
+    let (wh, bh) = (weights(&gates, hidden), biases(&gates, hidden));
+    let width = wx.dims()[1];
+    // [T·B, input] · [input, G·H] + [G·H] → [T, B, G·H]
+    let xz = (x.reshape([t * b, f]).matmul(wx) + bx.unsqueeze::<2>()).reshape([t, b, width]);
+    recurrent_scan(cell, xz, wh, bh)
+}
+
 /// Runs one recurrent layer over a window given as its steps, from a zero
-/// state.
+/// state: the reference path, on burn's own operations (any device).
 ///
 /// steps: T × `[batch, input]` → T × `[batch, hidden]`.
 pub(crate) fn layer_steps(layer: Layer<'_>, steps: Vec<Tensor<2>>) -> Vec<Tensor<2>> {
@@ -233,5 +284,104 @@ mod tests {
             layer_steps(Layer::Gru(&old_gru), x.clone()),
             old_gru.forward(stacked(), None),
         );
+        assert!(!Layer::Gru(&old_gru).scannable());
+    }
+
+    /// The gradient of every parameter tensor of a layer's gates, in a
+    /// fixed order.
+    fn param_grads(layer: &Layer<'_>, grads: &burn::tensor::Gradients) -> Vec<(String, Vec<f32>)> {
+        let (_, gates) = layer.cell_gates();
+        let mut out = Vec::new();
+        for (i, g) in gates.iter().enumerate() {
+            for (side, l) in [("input", &g.input_transform), ("hidden", &g.hidden_transform)] {
+                let name = format!("gate {i} {side} weight");
+                let w = l.weight.val().grad(grads).unwrap_or_else(|| panic!("{name}: no grad"));
+                out.push((name, vec_of(w)));
+                if let Some(b) = &l.bias {
+                    let name = format!("gate {i} {side} bias");
+                    let b = b.val().grad(grads).unwrap_or_else(|| panic!("{name}: no grad"));
+                    out.push((name, vec_of(b)));
+                }
+            }
+        }
+        out
+    }
+
+    /// `max |a − b| ≤ tol · max |b|`: relative to the reference tensor's
+    /// scale, so values near zero do not make the test meaningless.
+    fn assert_rel(a: Vec<f32>, b: Vec<f32>, tol: f32, what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: sizes");
+        let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
+        let worst = a.iter().zip(&b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(worst <= tol * scale, "{what}: max diff {worst:e} vs scale {scale:e}");
+        assert!(a.iter().all(|v| v.is_finite()), "{what}: not finite");
+    }
+
+    fn vec_of<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    /// The fused scan equals the reference path on the outputs and on the
+    /// gradients of the input and of every parameter, within 1e-4 relative,
+    /// for each cell over shapes including batch 1, one step and odd sizes.
+    #[test]
+    fn fused_scan_matches_the_reference_forward_and_backward() {
+        let device = Device::flex().autodiff();
+        for (t, b, f, h) in [(7, 3, 5, 4), (1, 1, 3, 2), (9, 1, 17, 13), (12, 5, 8, 33), (3, 2, 1, 1)] {
+            for kind in ["rnn", "gru", "lstm"] {
+                let (rnn, gru, lstm) = (
+                    RnnConfig::new(f, h, true).init(&device),
+                    GruConfig::new(f, h, true).init(&device),
+                    LstmConfig::new(f, h, true).init(&device),
+                );
+                let layer = || match kind {
+                    "rnn" => Layer::Rnn(&rnn),
+                    "gru" => Layer::Gru(&gru),
+                    _ => Layer::Lstm(&lstm),
+                };
+                assert!(layer().scannable(), "{kind}");
+                let x0 = Tensor::<3>::random([t, b, f], Distribution::Normal(0.0, 1.0), &device);
+                // A fixed random weighting of the outputs: loss = Σ y·r
+                let r = Tensor::<3>::random([t, b, h], Distribution::Normal(0.0, 1.0), &device);
+                let run = |fused: bool| {
+                    let x = x0.clone().detach().require_grad();
+                    let y = if fused {
+                        layer_scan(layer(), x.clone())
+                    } else {
+                        let steps = (0..t)
+                            .map(|i| x.clone().slice([i..i + 1, 0..b, 0..f]).reshape([b, f]))
+                            .collect();
+                        Tensor::stack::<3>(layer_steps(layer(), steps), 0)
+                    };
+                    let grads = (y.clone() * r.clone()).sum().backward();
+                    let mut out = vec![("output".to_string(), vec_of(y.detach()))];
+                    out.push(("input grad".into(), vec_of(x.grad(&grads).expect("x grad"))));
+                    out.extend(param_grads(&layer(), &grads));
+                    out
+                };
+                let (fused, reference) = (run(true), run(false));
+                for ((name, a), (_, b_)) in fused.into_iter().zip(reference) {
+                    assert_rel(a, b_, 1e-4, &format!("{kind} [{t},{b},{f}]→{h}: {name}"));
+                }
+            }
+        }
+    }
+
+    /// Outside autodiff the scan runs plain (inference) and equals burn's
+    /// own modules.
+    #[test]
+    fn fused_scan_without_autodiff_matches_burns_modules() {
+        let device = Device::flex();
+        let x = Tensor::<3>::random([6, 2, 5], Distribution::Normal(0.0, 1.0), &device);
+        let batch_first = || x.clone().swap_dims(0, 1);
+        let lstm = LstmConfig::new(5, 7, true).init(&device);
+        let want = lstm.forward(batch_first(), None).0.swap_dims(0, 1);
+        assert_rel(vec_of(layer_scan(Layer::Lstm(&lstm), x.clone())), vec_of(want), 1e-5, "lstm");
+        let gru = GruConfig::new(5, 7, true).init(&device);
+        let want = gru.forward(batch_first(), None).swap_dims(0, 1);
+        assert_rel(vec_of(layer_scan(Layer::Gru(&gru), x.clone())), vec_of(want), 1e-5, "gru");
+        let rnn = RnnConfig::new(5, 7, true).init(&device);
+        let want = rnn.forward(batch_first(), None).0.swap_dims(0, 1);
+        assert_rel(vec_of(layer_scan(Layer::Rnn(&rnn), x)), vec_of(want), 1e-5, "rnn");
     }
 }

@@ -64,6 +64,10 @@ pub struct TrainOptions {
     /// that cargo feature (see [`crate::backend`]).
     #[serde(default = "flex")]
     pub device: String,
+    /// Which implementation trains the recurrent layers (the fused scan by
+    /// default; the reference path for comparisons).
+    #[serde(default)]
+    pub kernels: crate::model::Kernels,
     pub seed: u64,
 }
 
@@ -97,6 +101,7 @@ impl Default for TrainOptions {
             checkpoint_minutes: five(),
             transpose: 0,
             device: flex(),
+            kernels: Default::default(),
             seed: 0,
         }
     }

@@ -17,6 +17,7 @@ use crate::data::{shuffle, Stream};
 use crate::error::ModelError;
 use crate::model::LofiModel;
 use crate::run_dir::{EpochRow, Partial, RunDir, RunSpec, RunState};
+use crate::model::Pass;
 use crate::train::{batch, checkpoint, learning_rate, rows, step_seed, validate, Batch, Progress, Stop};
 
 /// What stays fixed over a run's epochs.
@@ -254,10 +255,15 @@ impl<'a> Trainer<'a> {
         let starts = self.starts(e.number);
         let mut moved: Vec<i64> = Vec::new();
         for chunk in starts.chunks_exact(o.batch).skip(e.batches) {
-            self.device.seed(step_seed(o.seed, e.number, e.batches));
+            let dropout_seed = step_seed(o.seed, e.number, e.batches);
+            self.device.seed(dropout_seed);
             let b = self.batch(chunk, e.number, e.batches, &mut moved);
             e.lr = learning_rate(o, state.step, self.total_steps);
-            let logits = rows(model.forward(b.inputs), self.last_only);
+            let pass = Pass {
+                kernels: o.kernels,
+                dropout_seed: Some(dropout_seed),
+            };
+            let logits = rows(model.forward_with(b.inputs, pass), self.last_only);
             let loss = self.loss_fn.forward(logits, b.targets);
             let value = f64::from(loss.clone().into_scalar::<f32>());
             if !value.is_finite() {

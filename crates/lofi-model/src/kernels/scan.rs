@@ -1,0 +1,496 @@
+//! The recurrence of an Elman RNN, GRU or LSTM layer over a whole window,
+//! forward and backward, on plain slices (time-major, row-major).
+//!
+//! The layer's input projection for all T·B rows is one GEMM done by the
+//! caller (`xz = x·W_ih + b_ih`, differentiated by burn as one GEMM too);
+//! what is left is inherently sequential: per step one GEMM with the
+//! recurrent weights and the gate update right after it, both here. The
+//! forward keeps the activated gates (and the LSTM's cell states and their
+//! tanh) so the backward needs no `exp` at all; the backward walks the steps
+//! in reverse doing only the `dh·W_hhᵀ` GEMM per step, and leaves the weight
+//! gradient to one GEMM over all (T−1)·B rows at the end.
+//!
+//! Gate layouts (columns of `xz`, `W_hh`, `b_hh`; H = hidden size):
+//! - LSTM `[input, forget, output, cell]`: c = f·c' + i·g, h = o·tanh(c);
+//! - GRU `[update, reset, new]`, reset applied after the hidden product
+//!   (burn's `reset_after`): n = tanh(x_n + r·(h'·W_n + b_n)),
+//!   h = n + u·(h' − n);
+//! - RNN `[hidden]`: h = tanh(x + h'·W + b).
+
+use super::gemm::{gemm, Mat};
+use super::math::{multiversion, sigmoid, tanh};
+
+/// Which recurrent cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    Rnn,
+    Gru,
+    Lstm,
+}
+
+impl Cell {
+    /// Gates per hidden unit: the width of `xz` and `W_hh` is this × H.
+    pub fn gates(self) -> usize {
+        match self {
+            Cell::Rnn => 1,
+            Cell::Gru => 3,
+            Cell::Lstm => 4,
+        }
+    }
+
+    /// Values per row the forward keeps for the backward besides `h`.
+    fn kept(self) -> usize {
+        match self {
+            Cell::Rnn => 0,
+            // u, r, n and the hidden product of the new gate
+            Cell::Gru | Cell::Lstm => 4,
+        }
+    }
+}
+
+/// Sizes of one scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dims {
+    pub steps: usize,
+    pub batch: usize,
+    pub hidden: usize,
+}
+
+impl Dims {
+    fn rows(&self) -> usize {
+        self.steps * self.batch
+    }
+}
+
+/// What the forward leaves for the backward.
+#[derive(Debug)]
+pub struct Trace {
+    pub cell: Cell,
+    pub dims: Dims,
+    /// The outputs `[T, B, H]`.
+    pub h: Vec<f32>,
+    /// Activated gates `[T, B, kept × H]` (see [`Cell`]'s layouts).
+    act: Vec<f32>,
+    /// LSTM: cell states `[T, B, H]` and their tanh.
+    c: Vec<f32>,
+    tc: Vec<f32>,
+}
+
+/// Gradients of one scan's inputs.
+#[derive(Debug)]
+pub struct ScanGrads {
+    /// `[T, B, G·H]`
+    pub xz: Vec<f32>,
+    /// `[H, G·H]`
+    pub w: Vec<f32>,
+    /// `[G·H]`
+    pub b: Vec<f32>,
+}
+
+/// Runs the recurrence from a zero state.
+///
+/// xz `[T, B, G·H]`, w `[H, G·H]`, b `[G·H]` → the trace, whose `h` is
+/// `[T, B, H]`.
+pub fn forward(cell: Cell, dims: Dims, xz: &[f32], w: &[f32], b: &[f32]) -> Trace {
+    let Dims { steps, batch, hidden: n } = dims;
+    let g = cell.gates() * n;
+    assert_eq!(xz.len(), dims.rows() * g, "xz does not match {dims:?}");
+    assert_eq!(w.len(), n * g, "w_hh does not match {dims:?}");
+    assert_eq!(b.len(), g, "b_hh does not match {dims:?}");
+    let w = Mat::rows(w, n, g);
+    let (bh, bk) = (batch * n, batch * cell.kept() * n);
+    let mut h = vec![0.0f32; dims.rows() * n];
+    let mut act = vec![0.0f32; dims.rows() * cell.kept() * n];
+    let lstm = cell == Cell::Lstm;
+    let (mut c, mut tc) = if lstm {
+        (vec![0.0f32; dims.rows() * n], vec![0.0f32; dims.rows() * n])
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let zeros = vec![0.0f32; bh];
+    let mut hz = vec![0.0f32; if cell == Cell::Gru { batch * g } else { 0 }];
+    for t in 0..steps {
+        let xz_t = &xz[t * batch * g..(t + 1) * batch * g];
+        let (done, rest) = h.split_at_mut(t * bh);
+        let h_t = &mut rest[..bh];
+        let h_prev = (t > 0).then(|| &done[(t - 1) * bh..]);
+        match cell {
+            Cell::Rnn => {
+                biased(h_t, xz_t, b);
+                if let Some(hp) = h_prev {
+                    gemm(h_t, Mat::rows(hp, batch, n), w, true);
+                }
+                rnn_forward(h_t);
+            }
+            Cell::Lstm => {
+                let z = &mut act[t * bk..(t + 1) * bk];
+                biased(z, xz_t, b);
+                if let Some(hp) = h_prev {
+                    gemm(z, Mat::rows(hp, batch, n), w, true);
+                }
+                let (c_done, c_rest) = c.split_at_mut(t * bh);
+                let c_prev = if t > 0 { &c_done[(t - 1) * bh..] } else { &zeros[..] };
+                let tc_t = &mut tc[t * bh..(t + 1) * bh];
+                lstm_forward(z, c_prev, &mut c_rest[..bh], tc_t, h_t, n);
+            }
+            Cell::Gru => {
+                biased(&mut hz, &zeros[..0], b);
+                if let Some(hp) = h_prev {
+                    gemm(&mut hz, Mat::rows(hp, batch, n), w, true);
+                }
+                let hp = h_prev.unwrap_or(&zeros);
+                gru_forward(xz_t, &hz, hp, &mut act[t * bk..(t + 1) * bk], h_t, n);
+            }
+        }
+    }
+    Trace {
+        cell,
+        dims,
+        h,
+        act,
+        c,
+        tc,
+    }
+}
+
+/// Gradients of the scan's inputs from the gradient of its outputs.
+///
+/// trace (from [`forward`]), w `[H, G·H]`, dh `[T, B, H]` → gradients of
+/// xz, w and b.
+pub fn backward(trace: &Trace, w: &[f32], dh: &[f32]) -> ScanGrads {
+    let Trace { cell, dims, .. } = *trace;
+    let Dims { steps, batch, hidden: n } = dims;
+    let g = cell.gates() * n;
+    assert_eq!(dh.len(), dims.rows() * n, "dh does not match {dims:?}");
+    assert_eq!(w.len(), n * g, "w_hh does not match {dims:?}");
+    let wt = Mat::rows(w, n, g).t();
+    let (bh, bk, bg) = (batch * n, batch * cell.kept() * n, batch * g);
+    // The gradient of the hidden-side pre-activations; for the RNN and LSTM
+    // the input side's is the same, for the GRU it differs in the new gate.
+    let mut dhz = vec![0.0f32; dims.rows() * g];
+    let mut dxz_gru = vec![0.0f32; if cell == Cell::Gru { dims.rows() * g } else { 0 }];
+    let zeros = vec![0.0f32; bh];
+    let mut carry = vec![0.0f32; bh];
+    let mut dc = vec![0.0f32; if cell == Cell::Lstm { bh } else { 0 }];
+    for t in (0..steps).rev() {
+        let dh_t = &dh[t * bh..(t + 1) * bh];
+        let dhz_t = &mut dhz[t * bg..(t + 1) * bg];
+        let h_prev = if t > 0 { &trace.h[(t - 1) * bh..t * bh] } else { &zeros[..] };
+        match cell {
+            Cell::Rnn => rnn_backward(&trace.h[t * bh..(t + 1) * bh], dh_t, &mut carry, dhz_t),
+            Cell::Lstm => {
+                let c_prev = if t > 0 { &trace.c[(t - 1) * bh..t * bh] } else { &zeros[..] };
+                lstm_backward(
+                    &trace.act[t * bk..(t + 1) * bk],
+                    c_prev,
+                    &trace.tc[t * bh..(t + 1) * bh],
+                    dh_t,
+                    &mut carry,
+                    &mut dc,
+                    dhz_t,
+                    n,
+                );
+            }
+            Cell::Gru => gru_backward(
+                &trace.act[t * bk..(t + 1) * bk],
+                h_prev,
+                dh_t,
+                &mut carry,
+                &mut dxz_gru[t * bg..(t + 1) * bg],
+                dhz_t,
+                n,
+            ),
+        }
+        // carry (now the part of dh' that bypasses the weights: the GRU's
+        // u·dh, zero otherwise) += dhz_t · W_hhᵀ
+        if t > 0 {
+            gemm(&mut carry, Mat::rows(dhz_t, batch, g), wt, cell == Cell::Gru);
+        }
+    }
+    let mut dw = vec![0.0f32; n * g];
+    if steps > 1 {
+        let rows = (steps - 1) * batch;
+        gemm(
+            &mut dw,
+            Mat::rows(&trace.h[..rows * n], rows, n).t(),
+            Mat::rows(&dhz[bg..], rows, g),
+            false,
+        );
+    }
+    let mut db = vec![0.0f32; g];
+    column_sums(&dhz, &mut db);
+    let xz = if cell == Cell::Gru { dxz_gru } else { dhz };
+    ScanGrads { xz, w: dw, b: db }
+}
+
+/// `z[row] = x[row] + b` for every row (`x` empty: `z[row] = b`).
+fn biased(z: &mut [f32], x: &[f32], b: &[f32]) {
+    if x.is_empty() {
+        for row in z.chunks_exact_mut(b.len()) {
+            row.copy_from_slice(b);
+        }
+    } else {
+        for (row, xr) in z.chunks_exact_mut(b.len()).zip(x.chunks_exact(b.len())) {
+            for ((z, x), b) in row.iter_mut().zip(xr).zip(b) {
+                *z = x + b;
+            }
+        }
+    }
+}
+
+/// `sums[j] = Σ_rows m[row, j]`.
+fn column_sums(m: &[f32], sums: &mut [f32]) {
+    for row in m.chunks_exact(sums.len()) {
+        for (s, v) in sums.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+}
+
+multiversion! {
+    /// h = tanh(z), in place over one step `[B, H]`.
+    fn rnn_forward / rnn_forward_at(z: &mut [f32]) {
+        for v in z.iter_mut() {
+            *v = tanh(*v);
+        }
+    }
+}
+
+multiversion! {
+    /// dz = (dh + carry)·(1 − h²); the carry is spent (zeroed).
+    fn rnn_backward / rnn_backward_at(h: &[f32], dh: &[f32], carry: &mut [f32], dz: &mut [f32]) {
+        let len = h.len();
+        let (dh, carry, dz) = (&dh[..len], &mut carry[..len], &mut dz[..len]);
+        for i in 0..len {
+            let d = dh[i] + carry[i];
+            dz[i] = d * (1.0 - h[i] * h[i]);
+            carry[i] = 0.0;
+        }
+    }
+}
+
+multiversion! {
+    /// One LSTM step `[B, …]`: z holds the pre-activations `[B, 4H]` and
+    /// leaves with the activated gates; c, tanh c and h `[B, H]` are written.
+    fn lstm_forward / lstm_forward_at(
+        z: &mut [f32],
+        c_prev: &[f32],
+        c: &mut [f32],
+        tc: &mut [f32],
+        h: &mut [f32],
+        n: usize,
+    ) {
+        let rows = c.len() / n;
+        for r in 0..rows {
+            let zr = &mut z[r * 4 * n..(r + 1) * 4 * n];
+            let (zi, rest) = zr.split_at_mut(n);
+            let (zf, rest) = rest.split_at_mut(n);
+            let (zo, zg) = rest.split_at_mut(n);
+            let cp = &c_prev[r * n..(r + 1) * n];
+            let cr = &mut c[r * n..(r + 1) * n];
+            let tr = &mut tc[r * n..(r + 1) * n];
+            let hr = &mut h[r * n..(r + 1) * n];
+            let zg = &mut zg[..n];
+            for j in 0..n {
+                let i = sigmoid(zi[j]);
+                let f = sigmoid(zf[j]);
+                let o = sigmoid(zo[j]);
+                let gg = tanh(zg[j]);
+                let cc = f * cp[j] + i * gg;
+                let t = tanh(cc);
+                zi[j] = i;
+                zf[j] = f;
+                zo[j] = o;
+                zg[j] = gg;
+                cr[j] = cc;
+                tr[j] = t;
+                hr[j] = o * t;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// One LSTM step backward `[B, …]`: from the kept gates, c', tanh c and
+    /// dh + carry, the pre-activation gradients dz `[B, 4H]`; dc carries the
+    /// cell gradient from step t+1 in and to step t−1 out; the carry is spent.
+    #[allow(clippy::too_many_arguments)]
+    fn lstm_backward / lstm_backward_at(
+        act: &[f32],
+        c_prev: &[f32],
+        tc: &[f32],
+        dh: &[f32],
+        carry: &mut [f32],
+        dc: &mut [f32],
+        dz: &mut [f32],
+        n: usize,
+    ) {
+        let rows = tc.len() / n;
+        for r in 0..rows {
+            let ar = &act[r * 4 * n..(r + 1) * 4 * n];
+            let (ai, af, ao, ag) = (&ar[..n], &ar[n..2 * n], &ar[2 * n..3 * n], &ar[3 * n..4 * n]);
+            let dzr = &mut dz[r * 4 * n..(r + 1) * 4 * n];
+            let (di, rest) = dzr.split_at_mut(n);
+            let (df, rest) = rest.split_at_mut(n);
+            let (dout, dg) = rest.split_at_mut(n);
+            let dg = &mut dg[..n];
+            let cp = &c_prev[r * n..(r + 1) * n];
+            let tr = &tc[r * n..(r + 1) * n];
+            let dhr = &dh[r * n..(r + 1) * n];
+            let cr = &mut carry[r * n..(r + 1) * n];
+            let dcr = &mut dc[r * n..(r + 1) * n];
+            for j in 0..n {
+                let (i, f, o, gg) = (ai[j], af[j], ao[j], ag[j]);
+                let d = dhr[j] + cr[j];
+                let t = tr[j];
+                let dct = d * o * (1.0 - t * t) + dcr[j];
+                di[j] = dct * gg * i * (1.0 - i);
+                df[j] = dct * cp[j] * f * (1.0 - f);
+                dout[j] = d * t * o * (1.0 - o);
+                dg[j] = dct * i * (1.0 - gg * gg);
+                dcr[j] = dct * f;
+                cr[j] = 0.0;
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// One GRU step `[B, …]`: from xz and hz `[B, 3H]` and h' `[B, H]`, the
+    /// kept values `[B, 4H]` (u, r, n, hz_n) and h.
+    fn gru_forward / gru_forward_at(
+        xz: &[f32],
+        hz: &[f32],
+        h_prev: &[f32],
+        act: &mut [f32],
+        h: &mut [f32],
+        n: usize,
+    ) {
+        let rows = h.len() / n;
+        for r in 0..rows {
+            let (xr, zr) = (&xz[r * 3 * n..(r + 1) * 3 * n], &hz[r * 3 * n..(r + 1) * 3 * n]);
+            let ar = &mut act[r * 4 * n..(r + 1) * 4 * n];
+            let (au, rest) = ar.split_at_mut(n);
+            let (ar_, rest) = rest.split_at_mut(n);
+            let (an, ahn) = rest.split_at_mut(n);
+            let ahn = &mut ahn[..n];
+            let hp = &h_prev[r * n..(r + 1) * n];
+            let hr = &mut h[r * n..(r + 1) * n];
+            let (xu, xr_, xn) = (&xr[..n], &xr[n..2 * n], &xr[2 * n..3 * n]);
+            let (zu, zr_, zn) = (&zr[..n], &zr[n..2 * n], &zr[2 * n..3 * n]);
+            for j in 0..n {
+                let u = sigmoid(xu[j] + zu[j]);
+                let rr = sigmoid(xr_[j] + zr_[j]);
+                let hn = zn[j];
+                let nn = tanh(xn[j] + rr * hn);
+                au[j] = u;
+                ar_[j] = rr;
+                an[j] = nn;
+                ahn[j] = hn;
+                hr[j] = nn + u * (hp[j] - nn);
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// One GRU step backward `[B, …]`: the input-side and hidden-side
+    /// pre-activation gradients `[B, 3H]`; the carry leaves as u·(dh + carry),
+    /// the part of dh' that skips the weights.
+    fn gru_backward / gru_backward_at(
+        act: &[f32],
+        h_prev: &[f32],
+        dh: &[f32],
+        carry: &mut [f32],
+        dxz: &mut [f32],
+        dhz: &mut [f32],
+        n: usize,
+    ) {
+        let rows = dh.len() / n;
+        for r in 0..rows {
+            let ar = &act[r * 4 * n..(r + 1) * 4 * n];
+            let (au, ar_, an, ahn) = (&ar[..n], &ar[n..2 * n], &ar[2 * n..3 * n], &ar[3 * n..4 * n]);
+            let dxr = &mut dxz[r * 3 * n..(r + 1) * 3 * n];
+            let (dxu, rest) = dxr.split_at_mut(n);
+            let (dxr_, dxn) = rest.split_at_mut(n);
+            let dxn = &mut dxn[..n];
+            let dzr = &mut dhz[r * 3 * n..(r + 1) * 3 * n];
+            let (dzu, rest) = dzr.split_at_mut(n);
+            let (dzr_, dzn) = rest.split_at_mut(n);
+            let dzn = &mut dzn[..n];
+            let hp = &h_prev[r * n..(r + 1) * n];
+            let dhr = &dh[r * n..(r + 1) * n];
+            let cr = &mut carry[r * n..(r + 1) * n];
+            for j in 0..n {
+                let (u, rr, nn, hn) = (au[j], ar_[j], an[j], ahn[j]);
+                let d = dhr[j] + cr[j];
+                let dnpre = d * (1.0 - u) * (1.0 - nn * nn);
+                let du = d * (hp[j] - nn) * u * (1.0 - u);
+                let dr = dnpre * hn * rr * (1.0 - rr);
+                dxu[j] = du;
+                dxr_[j] = dr;
+                dxn[j] = dnpre;
+                dzu[j] = du;
+                dzr_[j] = dr;
+                dzn[j] = dnpre * rr;
+                cr[j] = d * u;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::math::Level;
+    use super::*;
+
+    fn values(len: usize, salt: u64, scale: f32) -> Vec<f32> {
+        let mut s = salt.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                ((s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+            })
+            .collect()
+    }
+
+    /// Every instruction-set level gives the baseline's bits, for each cell's
+    /// forward and backward step.
+    #[test]
+    fn every_level_gives_the_baseline_bits() {
+        let (b, n) = (3, 37);
+        let z = values(b * 4 * n, 1, 3.0);
+        let cp = values(b * n, 2, 1.0);
+        let dh = values(b * n, 3, 1.0);
+        let hz = values(b * 3 * n, 4, 2.0);
+        let run = |level: Level| {
+            let mut out = Vec::new();
+            let (mut zz, mut c, mut tc, mut h) = (z.clone(), vec![0.0; b * n], vec![0.0; b * n], vec![0.0; b * n]);
+            lstm_forward_at(level, &mut zz, &cp, &mut c, &mut tc, &mut h, n);
+            let (mut carry, mut dc, mut dz) = (cp.clone(), dh.clone(), vec![0.0; b * 4 * n]);
+            lstm_backward_at(level, &zz, &cp, &tc, &dh, &mut carry, &mut dc, &mut dz, n);
+            out.extend([zz, c, tc, h.clone(), dc, dz]);
+            let (mut act, mut h2) = (vec![0.0; b * 4 * n], vec![0.0; b * n]);
+            gru_forward_at(level, &z[..b * 3 * n], &hz, &cp, &mut act, &mut h2, n);
+            let (mut carry, mut dx, mut dzh) = (dh.clone(), vec![0.0; b * 3 * n], vec![0.0; b * 3 * n]);
+            gru_backward_at(level, &act, &cp, &dh, &mut carry, &mut dx, &mut dzh, n);
+            out.extend([act, h2, carry, dx, dzh]);
+            let mut hr = z[..b * n].to_vec();
+            rnn_forward_at(level, &mut hr);
+            let (mut carry, mut dzr) = (cp.clone(), vec![0.0; b * n]);
+            rnn_backward_at(level, &hr, &dh, &mut carry, &mut dzr);
+            out.extend([hr, dzr]);
+            out
+        };
+        let base = run(Level::Base);
+        for level in Level::available() {
+            let got = run(level);
+            for (k, (g, w)) in got.iter().zip(&base).enumerate() {
+                let same = g.iter().zip(w).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{level:?}: buffer {k} differs from the baseline");
+            }
+        }
+    }
+}
