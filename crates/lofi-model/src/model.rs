@@ -296,15 +296,27 @@ impl LofiModel {
     /// one scan per layer.
     ///
     /// tokens `[batch, seq]` → `[batch, seq, vocab]`
-    fn forward_scanned(&self, tokens: Tensor<2, Int>, layers: Vec<Layer<'_>>, seed: Option<u64>) -> Tensor<3> {
+    fn forward_scanned(
+        &self,
+        tokens: Tensor<2, Int>,
+        layers: Vec<Layer<'_>>,
+        seed: Option<u64>,
+    ) -> Tensor<3> {
         // [batch, seq] → [seq, batch] → [seq, batch, embed]
         let mut x = self.drop(self.embedding.forward(tokens.swap_dims(0, 1)), seed, 0);
         // [seq, batch, features] → [seq, batch, hidden], per layer
         for (i, layer) in layers.into_iter().enumerate() {
             x = self.drop(layer_scan(layer, x), seed, i as u32 + 1);
         }
-        // [seq, batch, hidden] → [batch, seq, hidden] → [batch, seq, vocab]
-        self.head.forward(x.swap_dims(0, 1))
+        // [seq, batch, hidden] → [batch, seq, hidden] → [batch · seq, hidden]
+        // → [batch · seq, vocab] → [batch, seq, vocab]. The head runs on a
+        // 2-D matrix: on the transposed 3-D view burn keeps the batch axis
+        // and its backward sums 64 small weight-gradient products.
+        let [seq, batch, hidden] = x.dims();
+        let rows = x.swap_dims(0, 1).reshape([batch * seq, hidden]);
+        let logits = self.head.forward(rows);
+        let vocab = logits.dims()[1];
+        logits.reshape([batch, seq, vocab])
     }
 
     /// Dropout: masks from (seed, stream) when a training step gave a seed,
@@ -430,5 +442,94 @@ fn stack<L, S>(
 impl Cnn {
     fn dense_out(&self) -> usize {
         self.dense.weight.dims()[1]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, TensorData};
+
+    fn tokens(batch: usize, seq: usize, vocab: usize, device: &Device) -> Tensor<2, Int> {
+        let v: Vec<i64> = (0..batch * seq)
+            .map(|i| ((i * 7919 + 13) % vocab) as i64)
+            .collect();
+        Tensor::from_data(TensorData::new(v, [batch, seq]), device)
+    }
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn close(a: &[f32], b: &[f32], what: &str) {
+        let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
+        let worst = a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(
+            worst <= 1e-4 * scale,
+            "{what}: max diff {worst:e}, scale {scale:e}"
+        );
+    }
+
+    /// The whole model on the fused kernels equals the reference path: the
+    /// logits, and the gradients of the embedding and the head (everything
+    /// between flows into them; the layers' own are tested in `recurrent`).
+    #[test]
+    fn fused_and_reference_models_agree_on_logits_and_gradients() {
+        let device = Device::flex().autodiff();
+        for arch in [Arch::Rnn, Arch::Gru, Arch::Lstm] {
+            let model = ModelConfig::new(arch, 23, 9)
+                .with_embed(6)
+                .with_hidden(5)
+                .with_dropout(0.0)
+                .init(&device);
+            let weights = Tensor::<3>::random([3, 9, 23], Distribution::Normal(0.0, 1.0), &device);
+            let run = |kernels| {
+                let pass = Pass {
+                    kernels,
+                    dropout_seed: Some(1),
+                };
+                let logits = model.forward_with(tokens(3, 9, 23, &device), pass);
+                let grads = (logits.clone() * weights.clone()).sum().backward();
+                let e = model.embedding.weight.val().grad(&grads).unwrap();
+                let h = model.head.weight.val().grad(&grads).unwrap();
+                [values(logits.detach()), values(e), values(h)]
+            };
+            let (f, r) = (run(Kernels::Fused), run(Kernels::Reference));
+            for (i, what) in ["logits", "embedding grad", "head grad"].iter().enumerate() {
+                close(&f[i], &r[i], &format!("{arch:?} {what}"));
+            }
+        }
+    }
+
+    /// Dropout on the fused path follows the step's seed: the same seed
+    /// gives the same logits, another seed others, and outside autodiff
+    /// (inference) there is none.
+    #[test]
+    fn fused_dropout_follows_the_step_seed() {
+        let device = Device::flex().autodiff();
+        let model = ModelConfig::new(Arch::Lstm, 23, 9)
+            .with_embed(6)
+            .with_hidden(5)
+            .init(&device);
+        let run = |seed| {
+            let pass = Pass {
+                kernels: Kernels::Fused,
+                dropout_seed: Some(seed),
+            };
+            values(model.forward_with(tokens(2, 9, 23, &device), pass))
+        };
+        assert_eq!(run(5), run(5));
+        assert_ne!(run(5), run(6));
+        let plain = model.valid();
+        let plain_device = plain.embedding.weight.val().device();
+        assert!(!plain_device.is_autodiff());
+        let infer = |seed| {
+            let pass = Pass {
+                kernels: Kernels::Fused,
+                dropout_seed: Some(seed),
+            };
+            values(plain.forward_with(tokens(2, 9, 23, &plain_device), pass))
+        };
+        assert_eq!(infer(5), infer(6));
     }
 }

@@ -119,7 +119,10 @@ impl Layer<'_> {
             Layer::Gru(l) => (Cell::Gru, vec![&l.update_gate, &l.reset_gate, &l.new_gate]),
             Layer::Lstm(l) => {
                 let forget = l.forget_gate.as_ref().expect("checked by supported()");
-                (Cell::Lstm, vec![&l.input_gate, forget, &l.output_gate, &l.cell_gate])
+                (
+                    Cell::Lstm,
+                    vec![&l.input_gate, forget, &l.output_gate, &l.cell_gate],
+                )
             }
         }
     }
@@ -295,7 +298,11 @@ mod tests {
         for (i, g) in gates.iter().enumerate() {
             for (side, l) in [("input", &g.input_transform), ("hidden", &g.hidden_transform)] {
                 let name = format!("gate {i} {side} weight");
-                let w = l.weight.val().grad(grads).unwrap_or_else(|| panic!("{name}: no grad"));
+                let w = l
+                    .weight
+                    .val()
+                    .grad(grads)
+                    .unwrap_or_else(|| panic!("{name}: no grad"));
                 out.push((name, vec_of(w)));
                 if let Some(b) = &l.bias {
                     let name = format!("gate {i} {side} bias");
@@ -313,7 +320,10 @@ mod tests {
         assert_eq!(a.len(), b.len(), "{what}: sizes");
         let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
         let worst = a.iter().zip(&b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
-        assert!(worst <= tol * scale, "{what}: max diff {worst:e} vs scale {scale:e}");
+        assert!(
+            worst <= tol * scale,
+            "{what}: max diff {worst:e} vs scale {scale:e}"
+        );
         assert!(a.iter().all(|v| v.is_finite()), "{what}: not finite");
     }
 
@@ -327,7 +337,13 @@ mod tests {
     #[test]
     fn fused_scan_matches_the_reference_forward_and_backward() {
         let device = Device::flex().autodiff();
-        for (t, b, f, h) in [(7, 3, 5, 4), (1, 1, 3, 2), (9, 1, 17, 13), (12, 5, 8, 33), (3, 2, 1, 1)] {
+        for (t, b, f, h) in [
+            (7, 3, 5, 4),
+            (1, 1, 3, 2),
+            (9, 1, 17, 13),
+            (12, 5, 8, 33),
+            (3, 2, 1, 1),
+        ] {
             for kind in ["rnn", "gru", "lstm"] {
                 let (rnn, gru, lstm) = (
                     RnnConfig::new(f, h, true).init(&device),
@@ -376,10 +392,20 @@ mod tests {
         let batch_first = || x.clone().swap_dims(0, 1);
         let lstm = LstmConfig::new(5, 7, true).init(&device);
         let want = lstm.forward(batch_first(), None).0.swap_dims(0, 1);
-        assert_rel(vec_of(layer_scan(Layer::Lstm(&lstm), x.clone())), vec_of(want), 1e-5, "lstm");
+        assert_rel(
+            vec_of(layer_scan(Layer::Lstm(&lstm), x.clone())),
+            vec_of(want),
+            1e-5,
+            "lstm",
+        );
         let gru = GruConfig::new(5, 7, true).init(&device);
         let want = gru.forward(batch_first(), None).swap_dims(0, 1);
-        assert_rel(vec_of(layer_scan(Layer::Gru(&gru), x.clone())), vec_of(want), 1e-5, "gru");
+        assert_rel(
+            vec_of(layer_scan(Layer::Gru(&gru), x.clone())),
+            vec_of(want),
+            1e-5,
+            "gru",
+        );
         let rnn = RnnConfig::new(5, 7, true).init(&device);
         let want = rnn.forward(batch_first(), None).0.swap_dims(0, 1);
         assert_rel(vec_of(layer_scan(Layer::Rnn(&rnn), x)), vec_of(want), 1e-5, "rnn");

@@ -16,8 +16,8 @@ use lofi_tokens::{Cache, Split, Tokenizer};
 use crate::data::{shuffle, Stream};
 use crate::error::ModelError;
 use crate::model::LofiModel;
-use crate::run_dir::{EpochRow, Partial, RunDir, RunSpec, RunState};
 use crate::model::Pass;
+use crate::run_dir::{EpochRow, Partial, RunDir, RunSpec, RunState};
 use crate::train::{batch, checkpoint, learning_rate, rows, step_seed, validate, Batch, Progress, Stop};
 
 /// What stays fixed over a run's epochs.

@@ -15,7 +15,11 @@ pub(crate) struct Mat<'a> {
 impl<'a> Mat<'a> {
     /// `data` as a row-major `[rows, cols]` matrix.
     pub(crate) fn rows(data: &'a [f32], rows: usize, cols: usize) -> Mat<'a> {
-        assert_eq!(data.len(), rows * cols, "matrix data does not match [{rows}, {cols}]");
+        assert_eq!(
+            data.len(),
+            rows * cols,
+            "matrix data does not match [{rows}, {cols}]"
+        );
         Mat {
             data,
             rows,
@@ -49,13 +53,25 @@ impl<'a> Mat<'a> {
 /// docs/performance.md).
 const PARALLEL_MIN: usize = 1 << 22;
 
+/// Which threads a product may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Threads {
+    /// This one only (the caller already runs one product per core).
+    One,
+    /// rayon's workers, when the product is big enough to pay for them.
+    Auto,
+}
+
 /// `dst = a · b` (or `dst += a · b` with `accumulate`), `dst` row-major
 /// `[a.rows, b.cols]`.
-pub(crate) fn gemm(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
+pub(crate) fn gemm(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool, threads: Threads) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "inner sizes differ: [{m}, {k}] · [{}, {n}]", b.rows);
     assert_eq!(dst.len(), m * n, "destination does not match [{m}, {n}]");
-    assert!(a.in_bounds() && b.in_bounds(), "a matrix view reaches past its data");
+    assert!(
+        a.in_bounds() && b.in_bounds(),
+        "a matrix view reaches past its data"
+    );
     if m == 0 || n == 0 {
         return;
     }
@@ -65,7 +81,7 @@ pub(crate) fn gemm(dst: &mut [f32], a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
         }
         return;
     }
-    let parallelism = if m * n * k >= PARALLEL_MIN {
+    let parallelism = if threads == Threads::Auto && m * n * k >= PARALLEL_MIN {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
@@ -126,7 +142,13 @@ mod tests {
 
     #[test]
     fn products_and_transposed_views_match_a_naive_product() {
-        for (m, k, n) in [(1, 1, 1), (3, 5, 7), (64, 33, 17), (1, 256, 1024), (300, 200, 100)] {
+        for (m, k, n) in [
+            (1, 1, 1),
+            (3, 5, 7),
+            (64, 33, 17),
+            (1, 256, 1024),
+            (300, 200, 100),
+        ] {
             let a = values(m * k, 1);
             let at = values(k * m, 2);
             let b = values(k * n, 3);
@@ -137,13 +159,16 @@ mod tests {
             ] {
                 let want = naive(am, bm);
                 let mut got = vec![0.5f32; m * n];
-                gemm(&mut got, am, bm, false);
+                gemm(&mut got, am, bm, false, Threads::Auto);
                 for (g, w) in got.iter().zip(&want) {
                     assert!((g - w).abs() < 1e-4 * (1.0 + w.abs()), "[{m},{k},{n}] {g} vs {w}");
                 }
-                gemm(&mut got, am, bm, true);
+                gemm(&mut got, am, bm, true, Threads::One);
                 for (g, w) in got.iter().zip(&want) {
-                    assert!((g - 2.0 * w).abs() < 2e-4 * (1.0 + w.abs()), "accumulate {g} vs 2·{w}");
+                    assert!(
+                        (g - 2.0 * w).abs() < 2e-4 * (1.0 + w.abs()),
+                        "accumulate {g} vs 2·{w}"
+                    );
                 }
             }
         }
@@ -154,6 +179,12 @@ mod tests {
     fn mismatched_sizes_are_refused() {
         let (a, b) = (vec![0.0; 6], vec![0.0; 6]);
         let mut d = vec![0.0; 4];
-        gemm(&mut d, Mat::rows(&a, 2, 3), Mat::rows(&b, 2, 3), false);
+        gemm(
+            &mut d,
+            Mat::rows(&a, 2, 3),
+            Mat::rows(&b, 2, 3),
+            false,
+            Threads::One,
+        );
     }
 }

@@ -70,18 +70,21 @@ macro_rules! multiversion {
 
         /// [`Self`]'s body at one instruction-set level; a level the CPU
         /// lacks runs the baseline instead.
-        #[allow(unused_variables, unreachable_code)]
+        #[allow(unused_variables, unreachable_code, clippy::too_many_arguments)]
         $vis fn $at(level: $crate::kernels::math::Level, $($arg: $ty),*) {
             #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
             fn body($($arg: $ty),*) $body
 
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
                 fn avx512($($arg: $ty),*) {
                     body($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
                 fn avx2($($arg: $ty),*) {
                     body($($arg),*)
                 }
@@ -125,20 +128,14 @@ const EXP_LO: f32 = -87.33;
 /// polynomial), for x in [−87.33, 88]; clamped outside, NaN kept.
 #[inline(always)]
 pub(crate) fn exp(x: f32) -> f32 {
-    let x = if x > EXP_HI {
-        EXP_HI
-    } else if x < EXP_LO {
-        EXP_LO
-    } else {
-        x
-    };
+    let x = x.clamp(EXP_LO, EXP_HI);
     let t = x * LOG2E + ROUND;
     let n = t - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1)
+        + 5e-1)
         * (r * r)
         + r
         + 1.0;
@@ -160,9 +157,8 @@ pub(crate) fn sigmoid(x: f32) -> f32 {
 pub(crate) fn tanh(x: f32) -> f32 {
     let a = x.abs();
     let s = x * x;
-    let small = ((((-5.704_988_7e-3 * s + 2.063_908_9e-2) * s - 5.373_971_6e-2) * s + 1.333_144_2e-1)
-        * s
-        - 3.333_328_2e-1)
+    let small = ((((-5.704_988_7e-3 * s + 2.063_909e-2) * s - 5.373_971_6e-2) * s + 1.333_144_2e-1) * s
+        - 3.333_328e-1)
         * s
         * x
         + x;
@@ -178,30 +174,31 @@ pub(crate) fn tanh(x: f32) -> f32 {
 mod tests {
     use super::*;
 
-multiversion! {
-    /// `xs[i] = sigmoid(xs[i])`.
-    fn sigmoid_all / sigmoid_all_at(xs: &mut [f32]) {
-        for x in xs.iter_mut() {
-            *x = sigmoid(*x);
+    multiversion! {
+        /// `xs[i] = sigmoid(xs[i])`.
+        fn sigmoid_all / sigmoid_all_at(xs: &mut [f32]) {
+            for x in xs.iter_mut() {
+                *x = sigmoid(*x);
+            }
         }
     }
-}
 
-multiversion! {
-    /// `xs[i] = tanh(xs[i])`.
-    fn tanh_all / tanh_all_at(xs: &mut [f32]) {
-        for x in xs.iter_mut() {
-            *x = tanh(*x);
+    multiversion! {
+        /// `xs[i] = tanh(xs[i])`.
+        fn tanh_all / tanh_all_at(xs: &mut [f32]) {
+            for x in xs.iter_mut() {
+                *x = tanh(*x);
+            }
         }
     }
-}
-
 
     /// Inputs from −100 to 100, densest near zero, plus the edges.
     fn sweep() -> Vec<f32> {
         let mut xs: Vec<f32> = (0..400_001).map(|i| (i as f32 - 200_000.0) * 5e-4).collect();
         xs.extend((1..2000).map(|i| 1e-7 * i as f32));
-        xs.extend([0.0, -0.0, 87.3, -87.3, 88.0, 95.0, -95.0, 1e-30, -1e-30, 0.625, -0.625]);
+        xs.extend([
+            0.0, -0.0, 87.3, -87.3, 88.0, 95.0, -95.0, 1e-30, -1e-30, 0.625, -0.625,
+        ]);
         xs
     }
 
@@ -246,7 +243,10 @@ multiversion! {
         let (mut s, mut t) = (xs.clone(), xs.clone());
         sigmoid_all(&mut s);
         tanh_all(&mut t);
-        assert!(s.iter().zip(&xs).all(|(a, &x)| a.to_bits() == sigmoid(x).to_bits()));
+        assert!(s
+            .iter()
+            .zip(&xs)
+            .all(|(a, &x)| a.to_bits() == sigmoid(x).to_bits()));
         assert!(t.iter().zip(&xs).all(|(a, &x)| a.to_bits() == tanh(x).to_bits()));
         for level in Level::available() {
             let (mut s, mut t) = (xs.clone(), xs.clone());

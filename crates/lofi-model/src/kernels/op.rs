@@ -50,7 +50,12 @@ pub trait ScanKernels: Backend {
 fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec()),
+        None => std::borrow::Cow::Owned(
+            t.to_contiguous()
+                .as_slice::<f32>()
+                .expect("contiguous f32")
+                .to_vec(),
+        ),
     }
 }
 
@@ -150,7 +155,12 @@ impl<B: ScanKernels, C: CheckpointStrategy> RecurrentOps for Autodiff<B, C> {
         }
 
         let nodes = [xz.node(), w_hh.node(), b_hh.node()];
-        let (h, kept) = B::scan_forward(cell, xz.into_primitive(), w_hh.into_primitive(), b_hh.into_primitive());
+        let (h, kept) = B::scan_forward(
+            cell,
+            xz.into_primitive(),
+            w_hh.into_primitive(),
+            b_hh.into_primitive(),
+        );
         match ScanBackward.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish(kept, h),
             OpsKind::UnTracked(prep) => prep.finish(h),
@@ -173,5 +183,8 @@ pub fn recurrent_scan(cell: Cell, xz: Tensor<3>, w_hh: Tensor<2>, b_hh: Tensor<1
 /// Whether [`recurrent_scan`] runs on this device (the flex CPU backend,
 /// with or without autodiff); GPU devices take burn's own operations.
 pub fn runs_on(device: &burn::tensor::Device) -> bool {
-    matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Flex(_))
+    matches!(
+        device.clone().inner().as_dispatch(),
+        burn::backend::DispatchDevice::Flex(_)
+    )
 }

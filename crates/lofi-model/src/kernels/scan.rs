@@ -17,7 +17,7 @@
 //!   h = n + u·(h' − n);
 //! - RNN `[hidden]`: h = tanh(x + h'·W + b).
 
-use super::gemm::{gemm, Mat};
+use super::gemm::{gemm, Mat, Threads};
 use super::math::{multiversion, sigmoid, tanh};
 
 /// Which recurrent cell.
@@ -87,62 +87,128 @@ pub struct ScanGrads {
     pub b: Vec<f32>,
 }
 
+/// Splits `batch` rows into one contiguous range per worker thread: batch
+/// rows never interact in a recurrence, so each part runs the whole window
+/// on its own thread with single-threaded GEMMs. (Splitting each step's
+/// GEMM across threads instead woke the sleeping workers 256 times per
+/// training step; the wake-ups cost more than the products.)
+fn parts(batch: usize) -> Vec<std::ops::Range<usize>> {
+    let p = rayon::current_num_threads().clamp(1, batch.max(1));
+    (0..p).map(|i| i * batch / p..(i + 1) * batch / p).collect()
+}
+
+/// A time-major buffer `[T, B, width]` cut into each part's rows of each
+/// step: `out[part][t]` is `[rows of part, width]`.
+fn cut<'a>(
+    buf: &'a mut [f32],
+    batch: usize,
+    width: usize,
+    parts: &[std::ops::Range<usize>],
+) -> Vec<Vec<&'a mut [f32]>> {
+    let mut out: Vec<Vec<&mut [f32]>> = parts.iter().map(|_| Vec::new()).collect();
+    if width == 0 {
+        return out;
+    }
+    for mut step in buf.chunks_exact_mut(batch * width) {
+        for (i, r) in parts.iter().enumerate() {
+            let (mine, rest) = step.split_at_mut(r.len() * width);
+            out[i].push(mine);
+            step = rest;
+        }
+    }
+    out
+}
+
+/// Runs one closure per part, the last on this thread, the others on
+/// rayon's workers.
+fn each_part<T: Send>(work: Vec<T>, run: impl Fn(T) + Sync) {
+    let mut work = work;
+    let last = work.pop();
+    rayon::scope(|s| {
+        for w in work {
+            let run = &run;
+            s.spawn(move |_| run(w));
+        }
+        if let Some(w) = last {
+            run(w);
+        }
+    });
+}
+
 /// Runs the recurrence from a zero state.
 ///
 /// xz `[T, B, G·H]`, w `[H, G·H]`, b `[G·H]` → the trace, whose `h` is
 /// `[T, B, H]`.
 pub fn forward(cell: Cell, dims: Dims, xz: &[f32], w: &[f32], b: &[f32]) -> Trace {
-    let Dims { steps, batch, hidden: n } = dims;
+    let Dims {
+        steps,
+        batch,
+        hidden: n,
+    } = dims;
     let g = cell.gates() * n;
     assert_eq!(xz.len(), dims.rows() * g, "xz does not match {dims:?}");
     assert_eq!(w.len(), n * g, "w_hh does not match {dims:?}");
     assert_eq!(b.len(), g, "b_hh does not match {dims:?}");
-    let w = Mat::rows(w, n, g);
-    let (bh, bk) = (batch * n, batch * cell.kept() * n);
-    let mut h = vec![0.0f32; dims.rows() * n];
-    let mut act = vec![0.0f32; dims.rows() * cell.kept() * n];
     let lstm = cell == Cell::Lstm;
-    let (mut c, mut tc) = if lstm {
-        (vec![0.0f32; dims.rows() * n], vec![0.0f32; dims.rows() * n])
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    let zeros = vec![0.0f32; bh];
-    let mut hz = vec![0.0f32; if cell == Cell::Gru { batch * g } else { 0 }];
-    for t in 0..steps {
-        let xz_t = &xz[t * batch * g..(t + 1) * batch * g];
-        let (done, rest) = h.split_at_mut(t * bh);
-        let h_t = &mut rest[..bh];
-        let h_prev = (t > 0).then(|| &done[(t - 1) * bh..]);
-        match cell {
-            Cell::Rnn => {
-                biased(h_t, xz_t, b);
-                if let Some(hp) = h_prev {
-                    gemm(h_t, Mat::rows(hp, batch, n), w, true);
+    let kept = cell.kept() * n;
+    let mut h = vec![0.0f32; dims.rows() * n];
+    let mut act = vec![0.0f32; dims.rows() * kept];
+    let cn = if lstm { n } else { 0 };
+    let (mut c, mut tc) = (vec![0.0f32; dims.rows() * cn], vec![0.0f32; dims.rows() * cn]);
+    let ranges = parts(batch);
+    let work: Vec<_> = ranges
+        .iter()
+        .cloned()
+        .zip(cut(&mut h, batch, n, &ranges))
+        .zip(
+            cut(&mut act, batch, kept, &ranges)
+                .into_iter()
+                .chain(std::iter::repeat_with(Vec::new)),
+        )
+        .zip(
+            cut(&mut c, batch, cn, &ranges)
+                .into_iter()
+                .zip(cut(&mut tc, batch, cn, &ranges)),
+        )
+        .collect();
+    each_part(work, |(((rows, mut h), mut act), (mut c, mut tc))| {
+        let bp = rows.len();
+        let w = Mat::rows(w, n, g);
+        let zeros = vec![0.0f32; bp * n];
+        let mut hz = vec![0.0f32; if cell == Cell::Gru { bp * g } else { 0 }];
+        for t in 0..steps {
+            let xz_t = &xz[(t * batch + rows.start) * g..(t * batch + rows.end) * g];
+            let (done, rest) = h.split_at_mut(t);
+            let h_t = &mut *rest[0];
+            let h_prev = done.last().map(|p| &**p);
+            match cell {
+                Cell::Rnn => {
+                    biased(h_t, xz_t, b);
+                    if let Some(hp) = h_prev {
+                        gemm(h_t, Mat::rows(hp, bp, n), w, true, Threads::One);
+                    }
+                    rnn_forward(h_t);
                 }
-                rnn_forward(h_t);
-            }
-            Cell::Lstm => {
-                let z = &mut act[t * bk..(t + 1) * bk];
-                biased(z, xz_t, b);
-                if let Some(hp) = h_prev {
-                    gemm(z, Mat::rows(hp, batch, n), w, true);
+                Cell::Lstm => {
+                    let z = &mut *act[t];
+                    biased(z, xz_t, b);
+                    if let Some(hp) = h_prev {
+                        gemm(z, Mat::rows(hp, bp, n), w, true, Threads::One);
+                    }
+                    let (c_done, c_rest) = c.split_at_mut(t);
+                    let c_prev = c_done.last().map_or(&zeros[..], |p| &**p);
+                    lstm_forward(z, c_prev, c_rest[0], tc[t], h_t, n);
                 }
-                let (c_done, c_rest) = c.split_at_mut(t * bh);
-                let c_prev = if t > 0 { &c_done[(t - 1) * bh..] } else { &zeros[..] };
-                let tc_t = &mut tc[t * bh..(t + 1) * bh];
-                lstm_forward(z, c_prev, &mut c_rest[..bh], tc_t, h_t, n);
-            }
-            Cell::Gru => {
-                biased(&mut hz, &zeros[..0], b);
-                if let Some(hp) = h_prev {
-                    gemm(&mut hz, Mat::rows(hp, batch, n), w, true);
+                Cell::Gru => {
+                    biased(&mut hz, &zeros[..0], b);
+                    if let Some(hp) = h_prev {
+                        gemm(&mut hz, Mat::rows(hp, bp, n), w, true, Threads::One);
+                    }
+                    gru_forward(xz_t, &hz, h_prev.unwrap_or(&zeros), act[t], h_t, n);
                 }
-                let hp = h_prev.unwrap_or(&zeros);
-                gru_forward(xz_t, &hz, hp, &mut act[t * bk..(t + 1) * bk], h_t, n);
             }
         }
-    }
+    });
     Trace {
         cell,
         dims,
@@ -159,67 +225,94 @@ pub fn forward(cell: Cell, dims: Dims, xz: &[f32], w: &[f32], b: &[f32]) -> Trac
 /// xz, w and b.
 pub fn backward(trace: &Trace, w: &[f32], dh: &[f32]) -> ScanGrads {
     let Trace { cell, dims, .. } = *trace;
-    let Dims { steps, batch, hidden: n } = dims;
+    let Dims {
+        steps,
+        batch,
+        hidden: n,
+    } = dims;
     let g = cell.gates() * n;
     assert_eq!(dh.len(), dims.rows() * n, "dh does not match {dims:?}");
     assert_eq!(w.len(), n * g, "w_hh does not match {dims:?}");
-    let wt = Mat::rows(w, n, g).t();
-    let (bh, bk, bg) = (batch * n, batch * cell.kept() * n, batch * g);
+    let kept = cell.kept() * n;
     // The gradient of the hidden-side pre-activations; for the RNN and LSTM
     // the input side's is the same, for the GRU it differs in the new gate.
     let mut dhz = vec![0.0f32; dims.rows() * g];
-    let mut dxz_gru = vec![0.0f32; if cell == Cell::Gru { dims.rows() * g } else { 0 }];
-    let zeros = vec![0.0f32; bh];
-    let mut carry = vec![0.0f32; bh];
-    let mut dc = vec![0.0f32; if cell == Cell::Lstm { bh } else { 0 }];
-    for t in (0..steps).rev() {
-        let dh_t = &dh[t * bh..(t + 1) * bh];
-        let dhz_t = &mut dhz[t * bg..(t + 1) * bg];
-        let h_prev = if t > 0 { &trace.h[(t - 1) * bh..t * bh] } else { &zeros[..] };
-        match cell {
-            Cell::Rnn => rnn_backward(&trace.h[t * bh..(t + 1) * bh], dh_t, &mut carry, dhz_t),
-            Cell::Lstm => {
-                let c_prev = if t > 0 { &trace.c[(t - 1) * bh..t * bh] } else { &zeros[..] };
-                lstm_backward(
-                    &trace.act[t * bk..(t + 1) * bk],
-                    c_prev,
-                    &trace.tc[t * bh..(t + 1) * bh],
-                    dh_t,
-                    &mut carry,
-                    &mut dc,
-                    dhz_t,
-                    n,
-                );
-            }
-            Cell::Gru => gru_backward(
-                &trace.act[t * bk..(t + 1) * bk],
-                h_prev,
-                dh_t,
-                &mut carry,
-                &mut dxz_gru[t * bg..(t + 1) * bg],
-                dhz_t,
-                n,
-            ),
-        }
-        // carry (now the part of dh' that bypasses the weights: the GRU's
-        // u·dh, zero otherwise) += dhz_t · W_hhᵀ
-        if t > 0 {
-            gemm(&mut carry, Mat::rows(dhz_t, batch, g), wt, cell == Cell::Gru);
+    let gru = cell == Cell::Gru;
+    let mut dxz_gru = vec![0.0f32; if gru { dims.rows() * g } else { 0 }];
+    // W_hhᵀ `[G·H, H]` laid out row-major once: read through a transposed
+    // view, the GEMM re-packed all of W_hh for every step (43 % of the
+    // backward's time went to packing).
+    let mut w_t = vec![0.0f32; n * g];
+    for (i, row) in w.chunks_exact(g).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            w_t[j * n + i] = v;
         }
     }
+    let ranges = parts(batch);
+    let work: Vec<_> = ranges
+        .iter()
+        .cloned()
+        .zip(cut(&mut dhz, batch, g, &ranges))
+        .zip(cut(&mut dxz_gru, batch, if gru { g } else { 0 }, &ranges))
+        .collect();
+    each_part(work, |((rows, mut dhz), mut dxz)| {
+        let bp = rows.len();
+        let wt = Mat::rows(&w_t, g, n);
+        // The rows of this part at step t of a `[T, B, width]` buffer.
+        let at = |t: usize, width: usize| (t * batch + rows.start) * width..(t * batch + rows.end) * width;
+        let zeros = vec![0.0f32; bp * n];
+        let mut carry = vec![0.0f32; bp * n];
+        let mut dc = vec![0.0f32; if cell == Cell::Lstm { bp * n } else { 0 }];
+        for t in (0..steps).rev() {
+            let dh_t = &dh[at(t, n)];
+            let dhz_t = &mut *dhz[t];
+            let h_prev = if t > 0 { &trace.h[at(t - 1, n)] } else { &zeros[..] };
+            match cell {
+                Cell::Rnn => rnn_backward(&trace.h[at(t, n)], dh_t, &mut carry, dhz_t),
+                Cell::Lstm => {
+                    let c_prev = if t > 0 { &trace.c[at(t - 1, n)] } else { &zeros[..] };
+                    lstm_backward(
+                        &trace.act[at(t, kept)],
+                        c_prev,
+                        &trace.tc[at(t, n)],
+                        dh_t,
+                        &mut carry,
+                        &mut dc,
+                        dhz_t,
+                        n,
+                    );
+                }
+                Cell::Gru => gru_backward(
+                    &trace.act[at(t, kept)],
+                    h_prev,
+                    dh_t,
+                    &mut carry,
+                    dxz[t],
+                    dhz_t,
+                    n,
+                ),
+            }
+            // carry (now the part of dh' that bypasses the weights: the GRU's
+            // u·dh, zero otherwise) += dhz_t · W_hhᵀ
+            if t > 0 {
+                gemm(&mut carry, Mat::rows(dhz_t, bp, g), wt, gru, Threads::One);
+            }
+        }
+    });
     let mut dw = vec![0.0f32; n * g];
     if steps > 1 {
         let rows = (steps - 1) * batch;
         gemm(
             &mut dw,
             Mat::rows(&trace.h[..rows * n], rows, n).t(),
-            Mat::rows(&dhz[bg..], rows, g),
+            Mat::rows(&dhz[batch * g..], rows, g),
             false,
+            Threads::Auto,
         );
     }
     let mut db = vec![0.0f32; g];
     column_sums(&dhz, &mut db);
-    let xz = if cell == Cell::Gru { dxz_gru } else { dhz };
+    let xz = if gru { dxz_gru } else { dhz };
     ScanGrads { xz, w: dw, b: db }
 }
 
@@ -272,6 +365,10 @@ multiversion! {
 multiversion! {
     /// One LSTM step `[B, …]`: z holds the pre-activations `[B, 4H]` and
     /// leaves with the activated gates; c, tanh c and h `[B, H]` are written.
+    ///
+    /// Each loop touches at most three slices: with more, the compiler's
+    /// runtime alias checks multiply and it gives up vectorising (the
+    /// one-loop version ran the transcendental functions scalar).
     fn lstm_forward / lstm_forward_at(
         z: &mut [f32],
         c_prev: &[f32],
@@ -283,28 +380,29 @@ multiversion! {
         let rows = c.len() / n;
         for r in 0..rows {
             let zr = &mut z[r * 4 * n..(r + 1) * 4 * n];
-            let (zi, rest) = zr.split_at_mut(n);
-            let (zf, rest) = rest.split_at_mut(n);
-            let (zo, zg) = rest.split_at_mut(n);
-            let cp = &c_prev[r * n..(r + 1) * n];
+            let (ifo, gg) = zr.split_at_mut(3 * n);
+            for v in ifo.iter_mut() {
+                *v = sigmoid(*v);
+            }
+            for v in gg.iter_mut() {
+                *v = tanh(*v);
+            }
+            let (i, f, o, gg) = (&zr[..n], &zr[n..2 * n], &zr[2 * n..3 * n], &zr[3 * n..]);
             let cr = &mut c[r * n..(r + 1) * n];
-            let tr = &mut tc[r * n..(r + 1) * n];
-            let hr = &mut h[r * n..(r + 1) * n];
-            let zg = &mut zg[..n];
+            let cp = &c_prev[r * n..(r + 1) * n];
             for j in 0..n {
-                let i = sigmoid(zi[j]);
-                let f = sigmoid(zf[j]);
-                let o = sigmoid(zo[j]);
-                let gg = tanh(zg[j]);
-                let cc = f * cp[j] + i * gg;
-                let t = tanh(cc);
-                zi[j] = i;
-                zf[j] = f;
-                zo[j] = o;
-                zg[j] = gg;
-                cr[j] = cc;
-                tr[j] = t;
-                hr[j] = o * t;
+                cr[j] = f[j] * cp[j];
+            }
+            for j in 0..n {
+                cr[j] += i[j] * gg[j];
+            }
+            let tr = &mut tc[r * n..(r + 1) * n];
+            for (t, &cc) in tr.iter_mut().zip(cr.iter()) {
+                *t = tanh(cc);
+            }
+            let hr = &mut h[r * n..(r + 1) * n];
+            for j in 0..n {
+                hr[j] = o[j] * tr[j];
             }
         }
     }
@@ -357,7 +455,8 @@ multiversion! {
 
 multiversion! {
     /// One GRU step `[B, …]`: from xz and hz `[B, 3H]` and h' `[B, H]`, the
-    /// kept values `[B, 4H]` (u, r, n, hz_n) and h.
+    /// kept values `[B, 4H]` (u, r, n, hz_n) and h. Few slices per loop, as
+    /// in `lstm_forward`.
     fn gru_forward / gru_forward_at(
         xz: &[f32],
         hz: &[f32],
@@ -370,24 +469,26 @@ multiversion! {
         for r in 0..rows {
             let (xr, zr) = (&xz[r * 3 * n..(r + 1) * 3 * n], &hz[r * 3 * n..(r + 1) * 3 * n]);
             let ar = &mut act[r * 4 * n..(r + 1) * 4 * n];
-            let (au, rest) = ar.split_at_mut(n);
-            let (ar_, rest) = rest.split_at_mut(n);
+            // u and r: σ(x + h') over the first 2H columns at once
+            let ur = &mut ar[..2 * n];
+            for j in 0..2 * n {
+                ur[j] = sigmoid(xr[j] + zr[j]);
+            }
+            ar[3 * n..].copy_from_slice(&zr[2 * n..]);
+            let (ur, rest) = ar.split_at_mut(2 * n);
             let (an, ahn) = rest.split_at_mut(n);
-            let ahn = &mut ahn[..n];
+            let (u, rr) = ur.split_at(n);
+            let xn = &xr[2 * n..];
+            for j in 0..n {
+                an[j] = xn[j] + rr[j] * ahn[j];
+            }
+            for v in an.iter_mut() {
+                *v = tanh(*v);
+            }
             let hp = &h_prev[r * n..(r + 1) * n];
             let hr = &mut h[r * n..(r + 1) * n];
-            let (xu, xr_, xn) = (&xr[..n], &xr[n..2 * n], &xr[2 * n..3 * n]);
-            let (zu, zr_, zn) = (&zr[..n], &zr[n..2 * n], &zr[2 * n..3 * n]);
             for j in 0..n {
-                let u = sigmoid(xu[j] + zu[j]);
-                let rr = sigmoid(xr_[j] + zr_[j]);
-                let hn = zn[j];
-                let nn = tanh(xn[j] + rr * hn);
-                au[j] = u;
-                ar_[j] = rr;
-                an[j] = nn;
-                ahn[j] = hn;
-                hr[j] = nn + u * (hp[j] - nn);
+                hr[j] = an[j] + u[j] * (hp[j] - an[j]);
             }
         }
     }
@@ -467,7 +568,8 @@ mod tests {
         let hz = values(b * 3 * n, 4, 2.0);
         let run = |level: Level| {
             let mut out = Vec::new();
-            let (mut zz, mut c, mut tc, mut h) = (z.clone(), vec![0.0; b * n], vec![0.0; b * n], vec![0.0; b * n]);
+            let (mut zz, mut c, mut tc, mut h) =
+                (z.clone(), vec![0.0; b * n], vec![0.0; b * n], vec![0.0; b * n]);
             lstm_forward_at(level, &mut zz, &cp, &mut c, &mut tc, &mut h, n);
             let (mut carry, mut dc, mut dz) = (cp.clone(), dh.clone(), vec![0.0; b * 4 * n]);
             lstm_backward_at(level, &zz, &cp, &tc, &dh, &mut carry, &mut dc, &mut dz, n);

@@ -1,0 +1,179 @@
+//! Where one training step's time goes: forward, backward and the
+//! optimizer, timed apart over repeated steps on random windows (the
+//! default sizes: embed 128, hidden 256, 2 layers, batch 64, window 64).
+//!
+//!     cargo run --release -p lofi-model --example step_phases -- [ARCH] [STEPS] [reference]
+//!
+//! Prints the median milliseconds of each phase; a profiling aid beside
+//! `bench/train_vs_pytorch.py`, which measures the real trainer.
+
+use std::time::Instant;
+
+use burn::grad_clipping::GradientClippingConfig;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use lofi_model::{Arch, Kernels, ModelConfig, Pass};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "scan") {
+        return scan_alone();
+    }
+    if args.get(1).is_some_and(|a| a == "gemm") {
+        return gemm_alone();
+    }
+    let arch = Arch::parse(args.get(1).map_or("lstm", String::as_str)).expect("an arch name");
+    let steps: usize = args.get(2).map_or(10, |s| s.parse().expect("a step count"));
+    let kernels = if args.get(3).is_some_and(|s| s == "reference") {
+        Kernels::Reference
+    } else {
+        Kernels::Fused
+    };
+    let (vocab, batch, seq) = (396, 64, 64);
+    let device = Device::flex().autodiff();
+    let mut model = ModelConfig::new(arch, vocab, seq).init(&device);
+    let mut optim = AdamWConfig::new()
+        .with_weight_decay(1e-4)
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(1.0)))
+        .init();
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let (mut fwd, mut bwd, mut opt) = (Vec::new(), Vec::new(), Vec::new());
+    for step in 0..steps + 1 {
+        let n = if arch.predicts_every_position() { seq } else { 1 };
+        let v: Vec<i64> = (0..batch * (seq + 1))
+            .map(|i| ((i * 7919 + step * 31) % vocab) as i64)
+            .collect();
+        let w = Tensor::<2, Int>::from_data(TensorData::new(v, [batch, seq + 1]), &device);
+        let inputs = w.clone().slice([0..batch, 0..seq]);
+        let targets = w.slice([0..batch, seq + 1 - n..seq + 1]).reshape([batch * n]);
+        let t0 = Instant::now();
+        let pass = Pass {
+            kernels,
+            dropout_seed: Some(step as u64),
+        };
+        let logits = model.forward_with(inputs, pass).reshape([batch * n, vocab]);
+        let loss = loss_fn.forward(logits, targets);
+        let _ = loss.clone().into_scalar::<f32>();
+        let t1 = Instant::now();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let t2 = Instant::now();
+        model = optim.step(2e-3, model, grads);
+        let t3 = Instant::now();
+        if step > 0 {
+            fwd.push((t1 - t0).as_secs_f64() * 1e3);
+            bwd.push((t2 - t1).as_secs_f64() * 1e3);
+            opt.push((t3 - t2).as_secs_f64() * 1e3);
+        }
+    }
+    let (f, b, o) = (median(fwd), median(bwd), median(opt));
+    println!(
+        "{} {:?}: forward {f:.1} ms, backward {b:.1} ms, optimizer {o:.1} ms, step {:.1} ms = {:.0} tokens/s",
+        arch.name(),
+        kernels,
+        f + b + o,
+        (batch * seq) as f64 / ((f + b + o) / 1e3)
+    );
+}
+
+/// The scan alone, LSTM, default sizes: forward and backward milliseconds.
+#[allow(dead_code)]
+pub fn scan_alone() {
+    use lofi_model::kernels::scan::{backward, forward, Dims};
+    use lofi_model::kernels::Cell;
+    for cell in [Cell::Lstm, Cell::Gru, Cell::Rnn] {
+        let dims = Dims {
+            steps: 64,
+            batch: 64,
+            hidden: 256,
+        };
+        let g = cell.gates() * 256;
+        let xz: Vec<f32> = (0..64 * 64 * g)
+            .map(|i| ((i % 97) as f32 - 48.0) / 50.0)
+            .collect();
+        let w: Vec<f32> = (0..256 * g).map(|i| ((i % 89) as f32 - 44.0) / 900.0).collect();
+        let b = vec![0.01f32; g];
+        let dh: Vec<f32> = (0..64 * 64 * 256)
+            .map(|i| ((i % 83) as f32 - 41.0) / 400.0)
+            .collect();
+        let (mut tf, mut tb) = (Vec::new(), Vec::new());
+        for _ in 0..7 {
+            let t0 = Instant::now();
+            let tr = forward(cell, dims, &xz, &w, &b);
+            let t1 = Instant::now();
+            let gr = backward(&tr, &w, &dh);
+            tf.push((t1 - t0).as_secs_f64() * 1e3);
+            tb.push(t1.elapsed().as_secs_f64() * 1e3);
+            std::hint::black_box(gr);
+        }
+        println!(
+            "scan {cell:?}: forward {:.1} ms, backward {:.1} ms",
+            median(tf),
+            median(tb)
+        );
+    }
+}
+
+/// One step's recurrent GEMM `[B, H]·[H, G·H]` alone, one thread and two.
+#[allow(dead_code)]
+pub fn gemm_alone() {
+    for (m, k, n) in [
+        (64, 256, 1024),
+        (64, 256, 256),
+        (64, 256, 768),
+        (64, 1024, 256),
+        (256, 4032, 1024),
+    ] {
+        let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32).collect();
+        let mut d = vec![0.0f32; m * n];
+        for (name, par) in [
+            ("1 thread", gemm::Parallelism::None),
+            ("rayon", gemm::Parallelism::Rayon(0)),
+        ] {
+            let reps = 200;
+            let mut times = Vec::new();
+            for _ in 0..5 {
+                let t0 = Instant::now();
+                for _ in 0..reps {
+                    // SAFETY: row-major buffers of exactly m·k, k·n and m·n elements.
+                    unsafe {
+                        gemm::gemm(
+                            m,
+                            n,
+                            k,
+                            d.as_mut_ptr(),
+                            1,
+                            n as isize,
+                            false,
+                            a.as_ptr(),
+                            1,
+                            k as isize,
+                            b.as_ptr(),
+                            1,
+                            n as isize,
+                            1.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            par,
+                        );
+                    }
+                }
+                times.push(t0.elapsed().as_secs_f64() / reps as f64);
+            }
+            let t = median(times);
+            println!(
+                "[{m}x{k}]·[{k}x{n}] {name}: {:.1} µs, {:.0} GFLOP/s",
+                t * 1e6,
+                2.0 * (m * k * n) as f64 / t / 1e9
+            );
+        }
+    }
+}
