@@ -7,6 +7,7 @@
 //! same windows of the same token cache, and compared by the same validation
 //! figures (loss, accuracy, bits per note, rest share of predictions).
 
+mod attention;
 pub mod backend;
 mod data;
 mod dropout;

@@ -275,18 +275,30 @@ impl LofiModel {
             }
             Body::Transformer(dec) => {
                 let [batch, seq] = tokens.dims();
+                // The counter-based dropout path when training with a seed.
+                let seed = pass
+                    .dropout_seed
+                    .filter(|_| pass.kernels == Kernels::Fused && crate::attention::covers(&dec.encoder));
                 // [batch, seq] → [batch, seq, embed]
-                let x = self.dropout.forward(self.embedding.forward(tokens));
+                let x = self.drop(self.embedding.forward(tokens), seed, 0);
                 let device = x.device();
                 // positions [1, seq] → [1, seq, embed], broadcast over the batch
                 let pos = Tensor::<1, Int>::arange(0..seq as i64, &device).reshape([1, seq]);
                 let x = x + dec.positions.forward(pos);
                 let mask = generate_autoregressive_mask(batch, seq, &device);
                 // [batch, seq, embed] → [batch, seq, embed] → [batch, seq, vocab]
-                self.head.forward(
-                    dec.encoder
+                let y = match seed {
+                    Some(seed) if device.is_autodiff() => {
+                        crate::attention::encoder_forward(&dec.encoder, x, mask, seed)
+                    }
+                    _ => dec
+                        .encoder
                         .forward(TransformerEncoderInput::new(x).mask_attn(mask)),
-                )
+                };
+                let embed = y.dims()[2];
+                let logits = self.head.forward(y.reshape([batch * seq, embed]));
+                let vocab = logits.dims()[1];
+                logits.reshape([batch, seq, vocab])
             }
         }
     }
@@ -472,13 +484,16 @@ mod tests {
 
     /// The whole model on the fused kernels equals the reference path: the
     /// logits, and the gradients of the embedding and the head (everything
-    /// between flows into them; the layers' own are tested in `recurrent`).
+    /// between flows into them; the recurrent layers' own are tested in
+    /// `recurrent`); the Transformer's training forward equals burn's
+    /// encoder.
     #[test]
     fn fused_and_reference_models_agree_on_logits_and_gradients() {
         let device = Device::flex().autodiff();
-        for arch in [Arch::Rnn, Arch::Gru, Arch::Lstm] {
+        for arch in [Arch::Rnn, Arch::Gru, Arch::Lstm, Arch::Transformer] {
             let model = ModelConfig::new(arch, 23, 9)
                 .with_embed(6)
+                .with_heads(2)
                 .with_hidden(5)
                 .with_dropout(0.0)
                 .init(&device);

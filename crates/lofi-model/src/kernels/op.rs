@@ -1,7 +1,8 @@
-//! The recurrent scan as a burn custom operation: the flex backend runs
-//! [`scan::forward`] on the tensors' storage, and the autodiff backend
-//! records one graph node per layer and window whose backward is
-//! [`scan::backward`] (instead of some forty nodes per time step).
+//! lofi's kernels as burn custom operations: the recurrent scan (the flex
+//! backend runs [`scan::forward`] on the tensors' storage, and the autodiff
+//! backend records one graph node per layer and window whose backward is
+//! [`scan::backward`], instead of some forty nodes per time step), and the
+//! Transformer's causal softmax ([`softmax`]).
 
 use std::sync::Arc;
 
@@ -16,10 +17,11 @@ use burn::backend::{backend_extension, Backend, Flex};
 use burn::tensor::{DType, Shape, Tensor, TensorData};
 
 use super::scan::{self, Cell, Dims, Trace};
+use super::softmax;
 
-/// The recurrence over a window, differentiable.
+/// lofi's fused operations, differentiable.
 #[backend_extension(Flex, Autodiff)]
-pub trait RecurrentOps: Backend {
+pub trait FusedOps: Backend {
     /// xz `[T, B, G·H]`, w_hh `[H, G·H]`, b_hh `[G·H]` → h `[T, B, H]`
     /// (see [`scan`] for the gate layouts).
     fn recurrent_scan(
@@ -28,11 +30,16 @@ pub trait RecurrentOps: Backend {
         w_hh: FloatTensor<Self>,
         b_hh: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+
+    /// Softmax over the last axis of `scale · x` under a causal mask: x
+    /// `[…, T, T]` (query × key) → weights of the same shape, zero where the
+    /// key comes after the query.
+    fn causal_softmax(x: FloatTensor<Self>, scale: f32) -> FloatTensor<Self>;
 }
 
-/// What a backend that runs the scan itself offers the autodiff wrapper:
-/// the forward with what its backward keeps, and that backward.
-pub trait ScanKernels: Backend {
+/// What a backend that runs the kernels itself offers the autodiff wrapper:
+/// each forward with what its backward keeps, and that backward.
+pub trait FusedKernels: Backend {
     type Kept: Clone + Send + std::fmt::Debug + 'static;
 
     fn scan_forward(
@@ -44,6 +51,12 @@ pub trait ScanKernels: Backend {
 
     /// Gradients of xz, w_hh and b_hh from the gradient of h.
     fn scan_backward(kept: Self::Kept, dh: FloatTensor<Self>) -> [FloatTensor<Self>; 3];
+
+    /// [`FusedOps::causal_softmax`]'s forward.
+    fn softmax_forward(x: FloatTensor<Self>, scale: f32) -> FloatTensor<Self>;
+
+    /// The gradient of x from the weights y and their gradient dy.
+    fn softmax_backward(y: FloatTensor<Self>, dy: FloatTensor<Self>, scale: f32) -> FloatTensor<Self>;
 }
 
 /// A flex tensor's values, contiguous, as f32.
@@ -93,7 +106,7 @@ fn dims_of(cell: Cell, xz: &FlexTensor, w_hh: &FlexTensor, b_hh: &FlexTensor) ->
     }
 }
 
-impl ScanKernels for Flex {
+impl FusedKernels for Flex {
     type Kept = FlexKept;
 
     fn scan_forward(
@@ -122,15 +135,46 @@ impl ScanKernels for Flex {
             tensor(grads.b, [g]),
         ]
     }
-}
 
-impl RecurrentOps for Flex {
-    fn recurrent_scan(cell: Cell, xz: FlexTensor, w_hh: FlexTensor, b_hh: FlexTensor) -> FlexTensor {
-        Flex::scan_forward(cell, xz, w_hh, b_hh).0
+    fn softmax_forward(x: FlexTensor, scale: f32) -> FlexTensor {
+        let shape = x.layout().shape().clone();
+        let t = square_last(&shape);
+        assert!(x.dtype() == DType::F32, "causal_softmax runs in f32");
+        let mut y = values(&x).into_owned();
+        softmax::causal_forward(&mut y, t, scale);
+        tensor(y, shape)
+    }
+
+    fn softmax_backward(y: FlexTensor, dy: FlexTensor, scale: f32) -> FlexTensor {
+        let shape = y.layout().shape().clone();
+        let t = square_last(&shape);
+        let mut dx = values(&dy).into_owned();
+        softmax::causal_backward(&values(&y), &mut dx, t, scale);
+        tensor(dx, shape)
     }
 }
 
-impl<B: ScanKernels, C: CheckpointStrategy> RecurrentOps for Autodiff<B, C> {
+/// T of a `[…, T, T]` shape.
+fn square_last(shape: &Shape) -> usize {
+    let d = shape.num_dims();
+    assert!(
+        d >= 2 && shape[d - 1] == shape[d - 2],
+        "causal_softmax: scores [.., T, T]; got {shape:?}"
+    );
+    shape[d - 1]
+}
+
+impl FusedOps for Flex {
+    fn recurrent_scan(cell: Cell, xz: FlexTensor, w_hh: FlexTensor, b_hh: FlexTensor) -> FlexTensor {
+        Flex::scan_forward(cell, xz, w_hh, b_hh).0
+    }
+
+    fn causal_softmax(x: FlexTensor, scale: f32) -> FlexTensor {
+        Flex::softmax_forward(x, scale)
+    }
+}
+
+impl<B: FusedKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
     fn recurrent_scan(
         cell: Cell,
         xz: FloatTensor<Self>,
@@ -140,7 +184,7 @@ impl<B: ScanKernels, C: CheckpointStrategy> RecurrentOps for Autodiff<B, C> {
         #[derive(Debug)]
         struct ScanBackward;
 
-        impl<B: ScanKernels> Backward<B, 3> for ScanBackward {
+        impl<B: FusedKernels> Backward<B, 3> for ScanBackward {
             type State = B::Kept;
 
             fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -166,13 +210,46 @@ impl<B: ScanKernels, C: CheckpointStrategy> RecurrentOps for Autodiff<B, C> {
             OpsKind::UnTracked(prep) => prep.finish(h),
         }
     }
+
+    fn causal_softmax(x: FloatTensor<Self>, scale: f32) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct SoftmaxBackward;
+
+        impl<B: FusedKernels> Backward<B, 1> for SoftmaxBackward {
+            type State = (B::FloatTensorPrimitive, f32);
+
+            fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let dy = grads.consume::<B>(&ops.node);
+                let (y, scale) = ops.state;
+                if let [Some(node)] = ops.parents {
+                    grads.register::<B>(node.id, B::softmax_backward(y, dy, scale));
+                }
+            }
+        }
+
+        let nodes = [x.node()];
+        let y = B::softmax_forward(x.into_primitive(), scale);
+        match SoftmaxBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((y.clone(), scale), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+}
+
+/// Causal softmax on `Tensor`s: scores `[…, T, T]` → weights (flex devices
+/// only, as [`recurrent_scan`]).
+pub fn causal_softmax<const D: usize>(x: Tensor<D>, scale: f32) -> Tensor<D> {
+    Tensor::from_dispatch(<burn::backend::Dispatch as FusedOps>::causal_softmax(
+        x.into_dispatch(),
+        scale,
+    ))
 }
 
 /// The scan on `Tensor`s: xz `[T, B, G·H]`, w_hh `[H, G·H]`, b_hh `[G·H]`
 /// → h `[T, B, H]`. Flex devices (with or without autodiff) only; the
 /// caller checks with [`runs_on`].
 pub fn recurrent_scan(cell: Cell, xz: Tensor<3>, w_hh: Tensor<2>, b_hh: Tensor<1>) -> Tensor<3> {
-    Tensor::from_dispatch(<burn::backend::Dispatch as RecurrentOps>::recurrent_scan(
+    Tensor::from_dispatch(<burn::backend::Dispatch as FusedOps>::recurrent_scan(
         cell,
         xz.into_dispatch(),
         w_hh.into_dispatch(),
