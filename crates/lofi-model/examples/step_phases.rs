@@ -3,6 +3,7 @@
 //! default sizes: embed 128, hidden 256, 2 layers, batch 64, window 64).
 //!
 //!     cargo run --release -p lofi-model --example step_phases -- [ARCH] [STEPS] [reference]
+//!     ... -- scan | gemm | proj | peak
 //!
 //! Prints the median milliseconds of each phase; a profiling aid beside
 //! `bench/train_vs_pytorch.py`, which measures the real trainer.
@@ -27,6 +28,12 @@ fn main() {
     }
     if args.get(1).is_some_and(|a| a == "gemm") {
         return gemm_alone();
+    }
+    if args.get(1).is_some_and(|a| a == "proj") {
+        return projection_alone();
+    }
+    if args.get(1).is_some_and(|a| a == "peak") {
+        return sgemm_peak();
     }
     let arch = Arch::parse(args.get(1).map_or("lstm", String::as_str)).expect("an arch name");
     let steps: usize = args.get(2).map_or(10, |s| s.parse().expect("a step count"));
@@ -175,5 +182,188 @@ pub fn gemm_alone() {
                 2.0 * (m * k * n) as f64 / t / 1e9
             );
         }
+    }
+}
+
+/// The best FP32 rate the `gemm` crate reaches on this machine, all
+/// threads, `[2048, 2048]·[2048, 2048]`, best of 5, as one JSON line:
+/// `bench/train_vs_pytorch.py` takes the larger of this and PyTorch's
+/// SGEMM as the peak its fractions are of (PyTorch's BLAS may not use
+/// every vector unit a CPU has, so its figure alone can understate it).
+pub fn sgemm_peak() {
+    let n = 2048;
+    let a: Vec<f32> = (0..n * n).map(|i| (i % 7) as f32 - 3.0).collect();
+    let b: Vec<f32> = (0..n * n).map(|i| (i % 5) as f32 - 2.0).collect();
+    let mut d = vec![0.0f32; n * n];
+    let mut best = 0.0f64;
+    for round in 0..6 {
+        let t0 = Instant::now();
+        // SAFETY: row-major buffers of exactly n·n elements each.
+        unsafe {
+            gemm::gemm(
+                n,
+                n,
+                n,
+                d.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                a.as_ptr(),
+                1,
+                n as isize,
+                b.as_ptr(),
+                1,
+                n as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::Rayon(0),
+            );
+        }
+        let gflops = 2.0 * (n * n * n) as f64 / t0.elapsed().as_secs_f64() / 1e9;
+        if round > 0 {
+            best = best.max(gflops);
+        }
+    }
+    std::hint::black_box(&d);
+    println!("{{\"gflops\": {best:.1}}}");
+}
+
+/// A recurrent layer's input projection `[T·B, F]·[F, 4H] + b` through
+/// burn's autodiff, forward and backward, beside the same three products
+/// done by the `gemm` crate directly: what burn's path costs over the
+/// arithmetic.
+pub fn projection_alone() {
+    let device = Device::flex().autodiff();
+    let (rows, out) = (4096, 1024);
+    for f in [128usize, 256] {
+        let (mut tf, mut tb) = (Vec::new(), Vec::new());
+        for i in 0..8 {
+            let x = Tensor::<2>::from_data(
+                TensorData::new(
+                    (0..rows * f)
+                        .map(|v| (v % 13) as f32 / 13.0)
+                        .collect::<Vec<f32>>(),
+                    [rows, f],
+                ),
+                &device,
+            )
+            .require_grad();
+            let w = Tensor::<2>::from_data(
+                TensorData::new(
+                    (0..f * out)
+                        .map(|v| (v % 11) as f32 / 110.0)
+                        .collect::<Vec<f32>>(),
+                    [f, out],
+                ),
+                &device,
+            )
+            .require_grad();
+            let b = Tensor::<1>::zeros([out], &device).require_grad();
+            let t0 = Instant::now();
+            let z = x.clone().matmul(w.clone()) + b.clone().unsqueeze::<2>();
+            let s = z.sum();
+            let _ = s.clone().into_scalar::<f32>();
+            let t1 = Instant::now();
+            let g = s.backward();
+            let _ = (x.grad(&g), w.grad(&g), b.grad(&g));
+            if i > 0 {
+                tf.push((t1 - t0).as_secs_f64() * 1e3);
+                tb.push(t1.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let a: Vec<f32> = (0..rows * f).map(|v| (v % 13) as f32).collect();
+        let wv: Vec<f32> = (0..f * out).map(|v| (v % 11) as f32).collect();
+        let dz: Vec<f32> = (0..rows * out).map(|v| (v % 7) as f32).collect();
+        let mut times = Vec::new();
+        for _ in 0..7 {
+            let (mut z, mut dx, mut dw) = (
+                vec![0.0f32; rows * out],
+                vec![0.0f32; rows * f],
+                vec![0.0f32; f * out],
+            );
+            let t0 = Instant::now();
+            // SAFETY: row-major buffers of the sizes each product names;
+            // the strides read the transposes in place.
+            unsafe {
+                let par = gemm::Parallelism::Rayon(0);
+                // z = x·w
+                gemm::gemm(
+                    rows,
+                    out,
+                    f,
+                    z.as_mut_ptr(),
+                    1,
+                    out as isize,
+                    false,
+                    a.as_ptr(),
+                    1,
+                    f as isize,
+                    wv.as_ptr(),
+                    1,
+                    out as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    par,
+                );
+                // dx = dz·wᵀ
+                gemm::gemm(
+                    rows,
+                    f,
+                    out,
+                    dx.as_mut_ptr(),
+                    1,
+                    f as isize,
+                    false,
+                    dz.as_ptr(),
+                    1,
+                    out as isize,
+                    wv.as_ptr(),
+                    out as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    par,
+                );
+                // dw = xᵀ·dz
+                gemm::gemm(
+                    f,
+                    out,
+                    rows,
+                    dw.as_mut_ptr(),
+                    1,
+                    out as isize,
+                    false,
+                    a.as_ptr(),
+                    f as isize,
+                    1,
+                    dz.as_ptr(),
+                    1,
+                    out as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    par,
+                );
+            }
+            times.push(t0.elapsed().as_secs_f64() * 1e3);
+            std::hint::black_box((z, dx, dw));
+        }
+        println!(
+            "projection [{rows}x{f}]·[{f}x{out}]: burn forward {:.1} ms, backward {:.1} ms; the three products alone {:.1} ms",
+            median(tf),
+            median(tb),
+            median(times)
+        );
     }
 }
