@@ -296,7 +296,7 @@ impl LofiModel {
                         .forward(TransformerEncoderInput::new(x).mask_attn(mask)),
                 };
                 let embed = y.dims()[2];
-                let logits = self.head.forward(y.reshape([batch * seq, embed]));
+                let logits = crate::kernels::linear(&self.head, y.reshape([batch * seq, embed]));
                 let vocab = logits.dims()[1];
                 logits.reshape([batch, seq, vocab])
             }
@@ -326,7 +326,7 @@ impl LofiModel {
         // and its backward sums 64 small weight-gradient products.
         let [seq, batch, hidden] = x.dims();
         let rows = x.swap_dims(0, 1).reshape([batch * seq, hidden]);
-        let logits = self.head.forward(rows);
+        let logits = crate::kernels::linear(&self.head, rows);
         let vocab = logits.dims()[1];
         logits.reshape([batch, seq, vocab])
     }

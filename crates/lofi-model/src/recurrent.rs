@@ -20,7 +20,7 @@ use burn::nn::{GateController, Gru, Linear, Lstm, Rnn};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::Tensor;
 
-use crate::kernels::{recurrent_scan, Cell};
+use crate::kernels::{recurrent_layer, Cell};
 
 /// `act(x)`, with tanh computed as 2·σ(2x) − 1: burn's flex backend maps
 /// tanh to libm's `tanhf` (through `expm1f`), about three times the cost of
@@ -129,20 +129,16 @@ impl Layer<'_> {
 }
 
 /// Runs one recurrent layer over a time-major window with the fused scan
-/// (`kernels`): the input projection of all T·B rows as one matmul, then
-/// the recurrence as one custom operation. Only for layers that are
+/// (`kernels`): the input projection of all T·B rows as one GEMM and the
+/// recurrence, as one custom operation. Only for layers that are
 /// [`Layer::scannable`], on devices the scan runs on.
 ///
 /// x `[T, B, input]` → `[T, B, hidden]`
 pub(crate) fn layer_scan(layer: Layer<'_>, x: Tensor<3>) -> Tensor<3> {
     let (cell, gates) = layer.cell_gates();
-    let [t, b, f] = x.dims();
     let (wx, bx) = (weights(&gates, input), biases(&gates, input));
     let (wh, bh) = (weights(&gates, hidden), biases(&gates, hidden));
-    let width = wx.dims()[1];
-    // [T·B, input] · [input, G·H] + [G·H] → [T, B, G·H]
-    let xz = (x.reshape([t * b, f]).matmul(wx) + bx.unsqueeze::<2>()).reshape([t, b, width]);
-    recurrent_scan(cell, xz, wh, bh)
+    recurrent_layer(cell, x, wx, bx, wh, bh)
 }
 
 /// Runs one recurrent layer over a window given as its steps, from a zero

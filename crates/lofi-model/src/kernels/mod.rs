@@ -1,6 +1,6 @@
 //! Hand-written CPU kernels for training, measured against burn's own
-//! operations (docs/performance.md) and tested against them: the recurrent
-//! scan of the RNN, GRU and LSTM as one burn custom operation with its own
+//! operations (docs/performance.md) and tested against them: a whole
+//! RNN, GRU or LSTM layer over a window as one burn custom operation with its own
 //! backward, and the Transformer's causal softmax, on vectorised
 //! `exp`/`sigmoid`/`tanh` and the `gemm` crate.
 
@@ -10,5 +10,5 @@ pub mod op;
 pub mod scan;
 mod softmax;
 
-pub use op::{causal_softmax, recurrent_scan, runs_on};
+pub use op::{affine, causal_softmax, linear, recurrent_layer, runs_on};
 pub use scan::Cell;

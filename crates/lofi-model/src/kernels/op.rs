@@ -1,8 +1,15 @@
-//! lofi's kernels as burn custom operations: the recurrent scan (the flex
-//! backend runs [`scan::forward`] on the tensors' storage, and the autodiff
-//! backend records one graph node per layer and window whose backward is
-//! [`scan::backward`], instead of some forty nodes per time step), and the
-//! Transformer's causal softmax ([`softmax`]).
+//! lofi's kernels as burn custom operations: a whole recurrent layer over a
+//! window (the flex backend runs the input projection as one GEMM and then
+//! [`scan::forward`] on the tensors' storage, and the autodiff backend
+//! records one graph node per layer and window whose backward is
+//! [`scan::backward`] and three large GEMMs, instead of some forty nodes per
+//! time step), and the Transformer's causal softmax ([`softmax`]).
+//!
+//! The input projection is inside the operation rather than a burn matmul
+//! before it because burn's autodiff matmul plus bias cost 1.7–3× the three
+//! GEMMs it stands for (`step_phases proj`: [4096×128]·[128×1024] forward
+//! and backward 42 ms against 13 ms for the raw products): over half of an
+//! LSTM training step.
 
 use std::sync::Arc;
 
@@ -16,20 +23,27 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Flex};
 use burn::tensor::{DType, Shape, Tensor, TensorData};
 
+use super::gemm::{gemm, Mat, Threads};
 use super::scan::{self, Cell, Dims, Trace};
 use super::softmax;
 
 /// lofi's fused operations, differentiable.
 #[backend_extension(Flex, Autodiff)]
 pub trait FusedOps: Backend {
-    /// xz `[T, B, G·H]`, w_hh `[H, G·H]`, b_hh `[G·H]` → h `[T, B, H]`
-    /// (see [`scan`] for the gate layouts).
-    fn recurrent_scan(
+    /// x `[T, B, F]`, w_ih `[F, G·H]`, b_ih `[G·H]`, w_hh `[H, G·H]`, b_hh
+    /// `[G·H]` → h `[T, B, H]`, from a zero state (see [`scan`] for the gate
+    /// layouts).
+    fn recurrent_layer(
         cell: Cell,
-        xz: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        w_ih: FloatTensor<Self>,
+        b_ih: FloatTensor<Self>,
         w_hh: FloatTensor<Self>,
         b_hh: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+
+    /// `x·w + b`: x `[N, K]`, w `[K, M]`, b `[M]` → `[N, M]`.
+    fn affine(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// Softmax over the last axis of `scale · x` under a causal mask: x
     /// `[…, T, T]` (query × key) → weights of the same shape, zero where the
@@ -42,15 +56,28 @@ pub trait FusedOps: Backend {
 pub trait FusedKernels: Backend {
     type Kept: Clone + Send + std::fmt::Debug + 'static;
 
-    fn scan_forward(
+    /// [`FusedOps::recurrent_layer`]'s forward.
+    fn layer_forward(
         cell: Cell,
-        xz: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        w_ih: FloatTensor<Self>,
+        b_ih: FloatTensor<Self>,
         w_hh: FloatTensor<Self>,
         b_hh: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, Self::Kept);
 
-    /// Gradients of xz, w_hh and b_hh from the gradient of h.
-    fn scan_backward(kept: Self::Kept, dh: FloatTensor<Self>) -> [FloatTensor<Self>; 3];
+    /// Gradients of x, w_ih, b_ih, w_hh and b_hh from the gradient of h.
+    fn layer_backward(kept: Self::Kept, dh: FloatTensor<Self>) -> [FloatTensor<Self>; 5];
+
+    /// [`FusedOps::affine`]'s forward.
+    fn affine_forward(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// Gradients of x, w and b from x, w and the gradient of the output.
+    fn affine_backward(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> [FloatTensor<Self>; 3];
 
     /// [`FusedOps::causal_softmax`]'s forward.
     fn softmax_forward(x: FloatTensor<Self>, scale: f32) -> FloatTensor<Self>;
@@ -76,64 +103,172 @@ fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.into()))
 }
 
-/// The flex forward's trace and the recurrent weights, for the backward.
+/// The flex forward's trace, input and weights, for the backward.
 #[derive(Clone, Debug)]
 pub struct FlexKept {
     trace: Arc<Trace>,
+    x: FlexTensor,
+    w_ih: FlexTensor,
     w_hh: FlexTensor,
 }
 
-fn dims_of(cell: Cell, xz: &FlexTensor, w_hh: &FlexTensor, b_hh: &FlexTensor) -> Dims {
-    let (xs, ws, bs) = (xz.layout().shape(), w_hh.layout().shape(), b_hh.layout().shape());
+/// The sizes of a layer's tensors, checked against each other; and F.
+fn dims_of(cell: Cell, t: [&FlexTensor; 5]) -> (Dims, usize) {
+    let [xs, wis, bis, whs, bhs] = t.map(|t| t.layout().shape().clone());
+    let ranks = [
+        xs.num_dims(),
+        wis.num_dims(),
+        bis.num_dims(),
+        whs.num_dims(),
+        bhs.num_dims(),
+    ];
     assert!(
-        xs.num_dims() == 3 && ws.num_dims() == 2 && bs.num_dims() == 1,
-        "recurrent_scan: xz [T, B, G·H], w_hh [H, G·H], b_hh [G·H]; got {xs:?}, {ws:?}, {bs:?}"
+        ranks == [3, 2, 1, 2, 1],
+        "recurrent_layer: x [T, B, F], w_ih [F, G·H], b_ih [G·H], w_hh [H, G·H], b_hh [G·H]; \
+         got {xs:?}, {wis:?}, {bis:?}, {whs:?}, {bhs:?}"
     );
-    let hidden = ws[0];
+    let hidden = whs[0];
     let g = cell.gates() * hidden;
     assert!(
-        xs[2] == g && ws[1] == g && bs[0] == g,
-        "recurrent_scan: a {cell:?} with hidden {hidden} needs {g} gate columns; got {xs:?}, {ws:?}, {bs:?}"
+        wis[0] == xs[2] && wis[1] == g && bis[0] == g && whs[1] == g && bhs[0] == g,
+        "recurrent_layer: a {cell:?} with hidden {hidden} on {} features needs {g} gate columns; \
+         got {wis:?}, {bis:?}, {whs:?}, {bhs:?}",
+        xs[2]
     );
     assert!(
-        xz.dtype() == DType::F32 && w_hh.dtype() == DType::F32 && b_hh.dtype() == DType::F32,
-        "recurrent_scan runs in f32"
+        t.iter().all(|t| t.dtype() == DType::F32),
+        "recurrent_layer runs in f32"
     );
-    Dims {
+    let dims = Dims {
         steps: xs[0],
         batch: xs[1],
         hidden,
-    }
+    };
+    (dims, xs[2])
 }
 
 impl FusedKernels for Flex {
     type Kept = FlexKept;
 
-    fn scan_forward(
+    fn layer_forward(
         cell: Cell,
-        xz: FlexTensor,
+        x: FlexTensor,
+        w_ih: FlexTensor,
+        b_ih: FlexTensor,
         w_hh: FlexTensor,
         b_hh: FlexTensor,
     ) -> (FlexTensor, FlexKept) {
-        let dims = dims_of(cell, &xz, &w_hh, &b_hh);
-        let trace = scan::forward(cell, dims, &values(&xz), &values(&w_hh), &values(&b_hh));
+        let (dims, f) = dims_of(cell, [&x, &w_ih, &b_ih, &w_hh, &b_hh]);
+        let (rows, g) = (dims.steps * dims.batch, cell.gates() * dims.hidden);
+        // xz = x·W_ih + b_ih `[T·B, G·H]`: the bias rows first, the product
+        // accumulated onto them.
+        let mut xz = vec![0.0f32; rows * g];
+        let b_ih = values(&b_ih);
+        for row in xz.chunks_exact_mut(g) {
+            row.copy_from_slice(&b_ih);
+        }
+        gemm(
+            &mut xz,
+            Mat::rows(&values(&x), rows, f),
+            Mat::rows(&values(&w_ih), f, g),
+            true,
+            Threads::Auto,
+        );
+        let trace = scan::forward(cell, dims, &xz, &values(&w_hh), &values(&b_hh));
         let h = tensor(trace.h.clone(), [dims.steps, dims.batch, dims.hidden]);
         let kept = FlexKept {
             trace: Arc::new(trace),
+            x,
+            w_ih,
             w_hh,
         };
         (h, kept)
     }
 
-    fn scan_backward(kept: FlexKept, dh: FlexTensor) -> [FlexTensor; 3] {
+    fn layer_backward(kept: FlexKept, dh: FlexTensor) -> [FlexTensor; 5] {
         let Dims { steps, batch, hidden } = kept.trace.dims;
-        let g = kept.trace.cell.gates() * hidden;
+        let cell = kept.trace.cell;
+        let (rows, g) = (steps * batch, cell.gates() * hidden);
+        let f = kept.x.layout().shape()[2];
         let grads = scan::backward(&kept.trace, &values(&kept.w_hh), &values(&dh));
+        let dxz = Mat::rows(&grads.xz, rows, g);
+        // dx = dxz·W_ihᵀ `[T·B, F]`
+        let mut dx = vec![0.0f32; rows * f];
+        gemm(
+            &mut dx,
+            dxz,
+            Mat::rows(&values(&kept.w_ih), f, g).t(),
+            false,
+            Threads::Auto,
+        );
+        // dW_ih = xᵀ·dxz `[F, G·H]`
+        let mut dw_ih = vec![0.0f32; f * g];
+        gemm(
+            &mut dw_ih,
+            Mat::rows(&values(&kept.x), rows, f).t(),
+            dxz,
+            false,
+            Threads::Auto,
+        );
+        // db_ih = Σ_rows dxz: for the RNN and LSTM the same sums as b_hh's.
+        let db_ih = if cell == Cell::Gru {
+            let mut sums = vec![0.0f32; g];
+            scan::column_sums(&grads.xz, &mut sums);
+            sums
+        } else {
+            grads.b.clone()
+        };
         [
-            tensor(grads.xz, [steps, batch, g]),
+            tensor(dx, [steps, batch, f]),
+            tensor(dw_ih, [f, g]),
+            tensor(db_ih, [g]),
             tensor(grads.w, [hidden, g]),
             tensor(grads.b, [g]),
         ]
+    }
+
+    fn affine_forward(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
+        let (n, k, m) = affine_dims(&x, &w, &b);
+        let mut y = vec![0.0f32; n * m];
+        let b = values(&b);
+        for row in y.chunks_exact_mut(m) {
+            row.copy_from_slice(&b);
+        }
+        gemm(
+            &mut y,
+            Mat::rows(&values(&x), n, k),
+            Mat::rows(&values(&w), k, m),
+            true,
+            Threads::Auto,
+        );
+        tensor(y, [n, m])
+    }
+
+    fn affine_backward(x: FlexTensor, w: FlexTensor, dy: FlexTensor) -> [FlexTensor; 3] {
+        let (n, k) = (x.layout().shape()[0], x.layout().shape()[1]);
+        let m = w.layout().shape()[1];
+        let dy = values(&dy);
+        let dym = Mat::rows(&dy, n, m);
+        // dx = dy·wᵀ, dw = xᵀ·dy, db = Σ_rows dy
+        let mut dx = vec![0.0f32; n * k];
+        gemm(
+            &mut dx,
+            dym,
+            Mat::rows(&values(&w), k, m).t(),
+            false,
+            Threads::Auto,
+        );
+        let mut dw = vec![0.0f32; k * m];
+        gemm(
+            &mut dw,
+            Mat::rows(&values(&x), n, k).t(),
+            dym,
+            false,
+            Threads::Auto,
+        );
+        let mut db = vec![0.0f32; m];
+        scan::column_sums(&dy, &mut db);
+        [tensor(dx, [n, k]), tensor(dw, [k, m]), tensor(db, [m])]
     }
 
     fn softmax_forward(x: FlexTensor, scale: f32) -> FlexTensor {
@@ -154,6 +289,20 @@ impl FusedKernels for Flex {
     }
 }
 
+/// N, K and M of an affine map's x `[N, K]`, w `[K, M]` and b `[M]`.
+fn affine_dims(x: &FlexTensor, w: &FlexTensor, b: &FlexTensor) -> (usize, usize, usize) {
+    let (xs, ws, bs) = (x.layout().shape(), w.layout().shape(), b.layout().shape());
+    assert!(
+        xs.num_dims() == 2 && ws.num_dims() == 2 && bs.num_dims() == 1 && xs[1] == ws[0] && ws[1] == bs[0],
+        "affine: x [N, K], w [K, M], b [M]; got {xs:?}, {ws:?}, {bs:?}"
+    );
+    assert!(
+        [x, w, b].iter().all(|t| t.dtype() == DType::F32),
+        "affine runs in f32"
+    );
+    (xs[0], xs[1], ws[1])
+}
+
 /// T of a `[…, T, T]` shape.
 fn square_last(shape: &Shape) -> usize {
     let d = shape.num_dims();
@@ -165,8 +314,19 @@ fn square_last(shape: &Shape) -> usize {
 }
 
 impl FusedOps for Flex {
-    fn recurrent_scan(cell: Cell, xz: FlexTensor, w_hh: FlexTensor, b_hh: FlexTensor) -> FlexTensor {
-        Flex::scan_forward(cell, xz, w_hh, b_hh).0
+    fn recurrent_layer(
+        cell: Cell,
+        x: FlexTensor,
+        w_ih: FlexTensor,
+        b_ih: FlexTensor,
+        w_hh: FlexTensor,
+        b_hh: FlexTensor,
+    ) -> FlexTensor {
+        Flex::layer_forward(cell, x, w_ih, b_ih, w_hh, b_hh).0
+    }
+
+    fn affine(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
+        Flex::affine_forward(x, w, b)
     }
 
     fn causal_softmax(x: FlexTensor, scale: f32) -> FlexTensor {
@@ -175,22 +335,24 @@ impl FusedOps for Flex {
 }
 
 impl<B: FusedKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
-    fn recurrent_scan(
+    fn recurrent_layer(
         cell: Cell,
-        xz: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        w_ih: FloatTensor<Self>,
+        b_ih: FloatTensor<Self>,
         w_hh: FloatTensor<Self>,
         b_hh: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         #[derive(Debug)]
-        struct ScanBackward;
+        struct LayerBackward;
 
-        impl<B: FusedKernels> Backward<B, 3> for ScanBackward {
+        impl<B: FusedKernels> Backward<B, 5> for LayerBackward {
             type State = B::Kept;
 
-            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+            fn backward(self, ops: Ops<Self::State, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
                 let dh = grads.consume::<B>(&ops.node);
-                let [dxz, dw, db] = B::scan_backward(ops.state, dh);
-                for (parent, grad) in ops.parents.into_iter().zip([dxz, dw, db]) {
+                let found = B::layer_backward(ops.state, dh);
+                for (parent, grad) in ops.parents.into_iter().zip(found) {
                     if let Some(node) = parent {
                         grads.register::<B>(node.id, grad);
                     }
@@ -198,16 +360,46 @@ impl<B: FusedKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
             }
         }
 
-        let nodes = [xz.node(), w_hh.node(), b_hh.node()];
-        let (h, kept) = B::scan_forward(
+        let nodes = [x.node(), w_ih.node(), b_ih.node(), w_hh.node(), b_hh.node()];
+        let (h, kept) = B::layer_forward(
             cell,
-            xz.into_primitive(),
+            x.into_primitive(),
+            w_ih.into_primitive(),
+            b_ih.into_primitive(),
             w_hh.into_primitive(),
             b_hh.into_primitive(),
         );
-        match ScanBackward.prepare::<C>(nodes).compute_bound().stateful() {
+        match LayerBackward.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish(kept, h),
             OpsKind::UnTracked(prep) => prep.finish(h),
+        }
+    }
+
+    fn affine(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct AffineBackward;
+
+        impl<B: FusedKernels> Backward<B, 3> for AffineBackward {
+            type State = (B::FloatTensorPrimitive, B::FloatTensorPrimitive);
+
+            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let dy = grads.consume::<B>(&ops.node);
+                let (x, w) = ops.state;
+                let found = B::affine_backward(x, w, dy);
+                for (parent, grad) in ops.parents.into_iter().zip(found) {
+                    if let Some(node) = parent {
+                        grads.register::<B>(node.id, grad);
+                    }
+                }
+            }
+        }
+
+        let nodes = [x.node(), w.node(), b.node()];
+        let (x, w) = (x.into_primitive(), w.into_primitive());
+        let y = B::affine_forward(x.clone(), w.clone(), b.into_primitive());
+        match AffineBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((x, w), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
 
@@ -236,8 +428,33 @@ impl<B: FusedKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
     }
 }
 
+/// A linear layer on a 2-D input, `x·W + b`: x `[N, in]` → `[N, out]`.
+/// On flex devices one custom operation whose backward is two GEMMs and a
+/// column sum (burn's matmul plus broadcast bias cost about twice that,
+/// `step_phases proj`); elsewhere, or without a bias, burn's own forward.
+pub fn linear(layer: &burn::nn::Linear, x: Tensor<2>) -> Tensor<2> {
+    match &layer.bias {
+        Some(b) if runs_on(&x.device()) => affine(x, layer.weight.val(), b.val()),
+        _ => layer.forward(x),
+    }
+}
+
+/// `x·w + b` on `Tensor`s: x `[N, K]`, w `[K, M]`, b `[M]` → `[N, M]`, as
+/// one custom operation on flex devices, burn's matmul and add elsewhere.
+pub fn affine(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
+    if runs_on(&x.device()) {
+        Tensor::from_dispatch(<burn::backend::Dispatch as FusedOps>::affine(
+            x.into_dispatch(),
+            w.into_dispatch(),
+            b.into_dispatch(),
+        ))
+    } else {
+        x.matmul(w) + b.unsqueeze::<2>()
+    }
+}
+
 /// Causal softmax on `Tensor`s: scores `[…, T, T]` → weights (flex devices
-/// only, as [`recurrent_scan`]).
+/// only, as [`recurrent_layer`]).
 pub fn causal_softmax<const D: usize>(x: Tensor<D>, scale: f32) -> Tensor<D> {
     Tensor::from_dispatch(<burn::backend::Dispatch as FusedOps>::causal_softmax(
         x.into_dispatch(),
@@ -245,23 +462,105 @@ pub fn causal_softmax<const D: usize>(x: Tensor<D>, scale: f32) -> Tensor<D> {
     ))
 }
 
-/// The scan on `Tensor`s: xz `[T, B, G·H]`, w_hh `[H, G·H]`, b_hh `[G·H]`
-/// → h `[T, B, H]`. Flex devices (with or without autodiff) only; the
-/// caller checks with [`runs_on`].
-pub fn recurrent_scan(cell: Cell, xz: Tensor<3>, w_hh: Tensor<2>, b_hh: Tensor<1>) -> Tensor<3> {
-    Tensor::from_dispatch(<burn::backend::Dispatch as FusedOps>::recurrent_scan(
+/// A recurrent layer on `Tensor`s: x `[T, B, F]`, w_ih `[F, G·H]`, b_ih
+/// `[G·H]`, w_hh `[H, G·H]`, b_hh `[G·H]` → h `[T, B, H]`. Flex devices
+/// (with or without autodiff) only; the caller checks with [`runs_on`].
+pub fn recurrent_layer(
+    cell: Cell,
+    x: Tensor<3>,
+    w_ih: Tensor<2>,
+    b_ih: Tensor<1>,
+    w_hh: Tensor<2>,
+    b_hh: Tensor<1>,
+) -> Tensor<3> {
+    Tensor::from_dispatch(<burn::backend::Dispatch as FusedOps>::recurrent_layer(
         cell,
-        xz.into_dispatch(),
+        x.into_dispatch(),
+        w_ih.into_dispatch(),
+        b_ih.into_dispatch(),
         w_hh.into_dispatch(),
         b_hh.into_dispatch(),
     ))
 }
 
-/// Whether [`recurrent_scan`] runs on this device (the flex CPU backend,
+/// Whether [`recurrent_layer`] runs on this device (the flex CPU backend,
 /// with or without autodiff); GPU devices take burn's own operations.
 pub fn runs_on(device: &burn::tensor::Device) -> bool {
     matches!(
         device.clone().inner().as_dispatch(),
         burn::backend::DispatchDevice::Flex(_)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Tensor, TensorData};
+
+    /// Values in [−1, 1) from a multiplicative hash: no draws from the
+    /// device's random stream, which other tests seed and share.
+    fn data<const D: usize>(shape: [usize; D], salt: u32, device: &Device) -> Tensor<D> {
+        let n = shape.iter().product::<usize>();
+        let v: Vec<f32> = (0..n as u32)
+            .map(|i| {
+                (i.wrapping_mul(2_654_435_761)
+                    .wrapping_add(salt.wrapping_mul(40_503))
+                    >> 8) as f32
+                    / (1u32 << 23) as f32
+                    - 1.0
+            })
+            .collect();
+        Tensor::from_data(TensorData::new(v, shape), device)
+    }
+
+    fn vec_of<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn assert_rel(a: Vec<f32>, b: Vec<f32>, what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: sizes");
+        let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
+        let worst = a.iter().zip(&b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(
+            worst <= 1e-4 * scale,
+            "{what}: max diff {worst:e} vs scale {scale:e}"
+        );
+    }
+
+    /// The fused affine map equals burn's matmul plus bias on the output and
+    /// on the gradients of x, w and b, including one row and odd sizes.
+    #[test]
+    fn affine_matches_burns_matmul_and_bias() {
+        let device = Device::flex().autodiff();
+        for (n, k, m) in [(1, 1, 1), (7, 5, 3), (1, 33, 17), (130, 64, 400)] {
+            let x0 = data([n, k], 1, &device);
+            let w0 = data([k, m], 2, &device);
+            let b0 = data([m], 3, &device);
+            let r = data([n, m], 4, &device);
+            let run = |fused: bool| {
+                let (x, w, b) = (
+                    x0.clone().detach().require_grad(),
+                    w0.clone().detach().require_grad(),
+                    b0.clone().detach().require_grad(),
+                );
+                let y = if fused {
+                    super::affine(x.clone(), w.clone(), b.clone())
+                } else {
+                    x.clone().matmul(w.clone()) + b.clone().unsqueeze::<2>()
+                };
+                let grads = (y.clone() * r.clone()).sum().backward();
+                [
+                    vec_of(y.detach()),
+                    vec_of(x.grad(&grads).expect("x grad")),
+                    vec_of(w.grad(&grads).expect("w grad")),
+                    vec_of(b.grad(&grads).expect("b grad")),
+                ]
+            };
+            for (what, (a, b)) in ["y", "dx", "dw", "db"]
+                .iter()
+                .zip(run(true).into_iter().zip(run(false)))
+            {
+                assert_rel(a, b, &format!("[{n},{k}]·[{k},{m}] {what}"));
+            }
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! forward and backward, on plain slices (time-major, row-major).
 //!
 //! The layer's input projection for all T·B rows is one GEMM done by the
-//! caller (`xz = x·W_ih + b_ih`, differentiated by burn as one GEMM too);
+//! caller (`xz = x·W_ih + b_ih`, and its gradients two GEMMs over all rows:
+//! see `op`);
 //! what is left is inherently sequential: per step one GEMM with the
 //! recurrent weights and the gate update right after it, both here. The
 //! forward keeps the activated gates (and the LSTM's cell states and their
@@ -332,7 +333,7 @@ fn biased(z: &mut [f32], x: &[f32], b: &[f32]) {
 }
 
 /// `sums[j] = Σ_rows m[row, j]`.
-fn column_sums(m: &[f32], sums: &mut [f32]) {
+pub(crate) fn column_sums(m: &[f32], sums: &mut [f32]) {
     for row in m.chunks_exact(sums.len()) {
         for (s, v) in sums.iter_mut().zip(row) {
             *s += v;
