@@ -382,8 +382,8 @@ pub struct TrainArgs {
     /// `--features wgpu` / `--features cuda`.
     #[arg(long, default_value_t = train_defaults().device, value_name = "NAME")]
     pub device: String,
-    /// Train the recurrent layers on burn's own operations step by step instead of lofi's
-    /// fused kernels (slower; for comparing the two).
+    /// Train on burn's own operations (recurrent layers step by step, burn's Transformer
+    /// encoder) instead of lofi's fused CPU kernels (slower; for comparing the two).
     #[arg(long)]
     pub reference_kernels: bool,
     #[arg(long, default_value_t = 0)]

@@ -94,7 +94,7 @@ fn layer_forward(
             .unwrap_or_else(|| Tensor::zeros([embed], &l.weight.device()))
     };
     let b = Tensor::cat(vec![bias(&mha.query), bias(&mha.key), bias(&mha.value)], 0);
-    let qkv = crate::kernels::affine(r.reshape([batch * seq, embed]), w, b)
+    let qkv = (r.reshape([batch * seq, embed]).matmul(w) + b.unsqueeze::<2>())
         .reshape([batch, seq, 3, heads, dk])
         .permute([2, 0, 3, 1, 4]);
     let part = |i: usize| qkv.clone().narrow(0, i, 1).reshape([batch, heads, seq, dk]);
@@ -115,18 +115,15 @@ fn layer_forward(
     let weights = drops.apply(weights, index, 0, &mha.dropout);
     // [batch, heads, seq, dk] → [batch, seq, heads, dk] → [batch · seq, embed]
     let context = weights.matmul(v).swap_dims(1, 2).reshape([batch * seq, embed]);
-    let attn = crate::kernels::linear(&mha.output, context).reshape([batch, seq, embed]);
+    let attn = mha.output.forward(context).reshape([batch, seq, embed]);
     let x = x + drops.apply(attn, index, 1, &layer.dropout);
     // feed-forward: [batch · seq, embed] → [batch · seq, ff] → [batch · seq, embed]
     let r = layer.norm_1.forward(x.clone()).reshape([batch * seq, embed]);
-    let inner = layer
+    let inner = layer.pwff.activation.forward(layer.pwff.linear_inner.forward(r));
+    let ff = layer
         .pwff
-        .activation
-        .forward(crate::kernels::linear(&layer.pwff.linear_inner, r));
-    let ff = crate::kernels::linear(
-        &layer.pwff.linear_outer,
-        drops.apply(inner, index, 2, &layer.pwff.dropout),
-    )
-    .reshape([batch, seq, embed]);
+        .linear_outer
+        .forward(drops.apply(inner, index, 2, &layer.pwff.dropout))
+        .reshape([batch, seq, embed]);
     x + drops.apply(ff, index, 3, &layer.dropout)
 }

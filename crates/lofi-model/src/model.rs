@@ -296,7 +296,7 @@ impl LofiModel {
                         .forward(TransformerEncoderInput::new(x).mask_attn(mask)),
                 };
                 let embed = y.dims()[2];
-                let logits = crate::kernels::linear(&self.head, y.reshape([batch * seq, embed]));
+                let logits = self.head.forward(y.reshape([batch * seq, embed]));
                 let vocab = logits.dims()[1];
                 logits.reshape([batch, seq, vocab])
             }

@@ -432,6 +432,9 @@ impl<B: FusedKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
 /// On flex devices one custom operation whose backward is two GEMMs and a
 /// column sum (burn's matmul plus broadcast bias cost about twice that,
 /// `step_phases proj`); elsewhere, or without a bias, burn's own forward.
+/// The recurrent models' head runs on it; the Transformer's linear maps
+/// measured slower through it than through burn (docs/performance.md) and
+/// stay on burn's.
 pub fn linear(layer: &burn::nn::Linear, x: Tensor<2>) -> Tensor<2> {
     match &layer.bias {
         Some(b) if runs_on(&x.device()) => affine(x, layer.weight.val(), b.val()),
