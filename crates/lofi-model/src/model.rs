@@ -3,7 +3,7 @@
 //! Transformer) and a linear head over the vocabulary.
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::attention::generate_autoregressive_mask;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::pool::{MaxPool1d, MaxPool1dConfig};
@@ -17,6 +17,20 @@ use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::recurrent::{layer_scan, layer_steps, Layer};
+
+/// Draws every parameter's initial value, in module order. burn
+/// initialises a parameter lazily, from the device's generator, the first
+/// time it is read: left so, the initial weights would follow the order in
+/// which the first forward pass reads them, and the fused and the
+/// reference kernels read the recurrent gates in different orders (the
+/// same `--seed` gave two different models).
+struct Materialise;
+
+impl ModuleVisitor for Materialise {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
 
 /// Which architecture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,12 +165,14 @@ impl ModelConfig {
         } else {
             self.hidden
         };
-        LofiModel {
+        let model = LofiModel {
             embedding: EmbeddingConfig::new(self.vocab_size, self.embed).init(device),
             body,
             dropout: DropoutConfig::new(self.dropout).init(),
             head: LinearConfig::new(head_in, self.vocab_size).init(device),
-        }
+        };
+        model.visit(&mut Materialise);
+        model
     }
 
     fn input_of(&self, layer: usize) -> usize {
@@ -513,6 +529,34 @@ mod tests {
             for (i, what) in ["logits", "embedding grad", "head grad"].iter().enumerate() {
                 close(&f[i], &r[i], &format!("{arch:?} {what}"));
             }
+        }
+    }
+
+    /// A fresh model holds every initial weight already: none is left for
+    /// the first forward pass to draw, in whatever order it reads them.
+    #[test]
+    fn init_draws_every_parameter() {
+        struct Lazy(usize, usize);
+        impl ModuleVisitor for Lazy {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                self.0 += 1;
+                self.1 += usize::from(!param.is_initialized());
+            }
+        }
+        let device = Device::flex().autodiff();
+        for arch in Arch::ALL {
+            let model = ModelConfig::new(arch, 23, 8)
+                .with_embed(6)
+                .with_hidden(5)
+                .init(&device);
+            let mut lazy = Lazy(0, 0);
+            model.visit(&mut lazy);
+            assert!(lazy.0 > 3, "{arch:?}: {} parameters", lazy.0);
+            assert_eq!(
+                lazy.1, 0,
+                "{arch:?}: {} of {} parameters still lazy",
+                lazy.1, lazy.0
+            );
         }
     }
 
