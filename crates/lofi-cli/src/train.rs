@@ -120,6 +120,8 @@ fn report(run_dir: &std::path::Path, state: &RunState, unigram: f64) -> anyhow::
 }
 
 pub fn run(a: TrainArgs) -> anyhow::Result<()> {
+    // Each step frees and allocates the same large buffers: keep them.
+    lofi_model::memory::keep_freed_memory();
     let bar = bar();
     if let Some(run_dir) = a.resume {
         let spec = RunDir::new(&run_dir)

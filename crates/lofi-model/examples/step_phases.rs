@@ -23,6 +23,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // As `lofi train` does; `STEP_PHASES_GLIBC_DEFAULTS=1` leaves glibc's
+    // defaults, to measure what that costs.
+    if std::env::var_os("STEP_PHASES_GLIBC_DEFAULTS").is_none() {
+        lofi_model::memory::keep_freed_memory();
+    }
     if args.get(1).is_some_and(|a| a == "scan") {
         return scan_alone();
     }

@@ -14,6 +14,7 @@ mod dropout;
 mod error;
 pub mod infer;
 pub mod kernels;
+pub mod memory;
 mod model;
 mod recurrent;
 mod run_dir;
