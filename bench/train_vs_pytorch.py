@@ -238,6 +238,10 @@ def main():
     ap.add_argument("--peak-gflops", type=float, help="the CPU's FP32 peak (default: computed, see above)")
     ap.add_argument("--lofi", help="a lofi binary to measure instead of building target/release/lofi")
     ap.add_argument("--lofi-args", default="", help="extra `lofi train` flags, e.g. --reference-kernels")
+    ap.add_argument("--torch-keep-freed-memory", action="store_true",
+                    help="run PyTorch under the glibc settings `lofi train` sets for itself "
+                         "(lofi_model::memory: mmap threshold 32 MiB, no heap trim), through "
+                         "MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_")
     args = ap.parse_args()
     nominal, nominal_how = nominal_peak_gflops()
     global LOFI
@@ -252,6 +256,9 @@ def main():
         theirs, ours = measured_peak_gflops(py), lofi_peak_gflops()
         peak = max(theirs, ours)
         how = (f"best measured SGEMM 2048^3: PyTorch {theirs:.0f}, gemm crate {ours:.0f}")
+    torch_env = dict(os.environ)
+    if args.torch_keep_freed_memory:
+        torch_env.update(MALLOC_MMAP_THRESHOLD_=str(32 << 20), MALLOC_TRIM_THRESHOLD_=str(2**31 - 1))
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if data is None:
@@ -261,7 +268,8 @@ def main():
             subprocess.run([LOFI, "ingest", POP909, "--tokenizer", "remi", "--out", data],
                            check=True, capture_output=True)
         print(f"embed {EMBED}, hidden {HIDDEN}, {LAYERS} layers, batch {BATCH}, "
-              f"window {SEQ}, {args.steps} steps per run, median of {args.runs}, {os.cpu_count()} cores")
+              f"window {SEQ}, {args.steps} steps per run, median of {args.runs}, {os.cpu_count()} cores"
+              + (", PyTorch with lofi's glibc settings" if args.torch_keep_freed_memory else ""))
         print(f"FP32 peak {peak:.0f} GFLOP/s ({how}); nominal {nominal:.0f} GFLOP/s ({nominal_how})")
         print(f"{'arch':12} {'lofi tok/s':>11} {'torch tok/s':>12} {'lofi/torch':>11} {'lofi peak':>10} "
               f"{'torch peak':>11}  runs (lofi | torch)")
@@ -274,7 +282,8 @@ def main():
                 vocab = spec["model"]["vocab_size"]
                 worker = [py, "-c", TORCH_WORKER, arch, str(vocab), str(args.steps)] + [
                     str(v) for v in (EMBED, HIDDEN, LAYERS, DROPOUT, BATCH, SEQ, LR, WEIGHT_DECAY, CLIP, HEADS)]
-                meta = json.loads(subprocess.run(worker, check=True, capture_output=True, text=True).stdout)
+                meta = json.loads(subprocess.run(worker, check=True, capture_output=True, text=True,
+                                                 env=torch_env).stdout)
                 theirs.append(meta["tokens_per_s"])
             a, b = statistics.median(ours), statistics.median(theirs)
             fl = flops_per_token(arch, vocab) / 1e9
