@@ -131,10 +131,14 @@ pub fn scan_alone() {
     }
 }
 
-/// One step's recurrent GEMM `[B, H]·[H, G·H]` alone, one thread and two.
+/// One step's recurrent GEMM `[B, H]·[H, G·H]` alone, one thread and two:
+/// the whole batch, and the 32-row half each thread of the fused scan runs.
 #[allow(dead_code)]
 pub fn gemm_alone() {
     for (m, k, n) in [
+        (32, 256, 1024),
+        (32, 1024, 256),
+        (64, 256, 512),
         (64, 256, 1024),
         (64, 256, 256),
         (64, 256, 768),
