@@ -310,11 +310,13 @@ mod tests {
         out
     }
 
-    /// `max |a − b| ≤ tol · max |b|`: relative to the reference tensor's
-    /// scale, so values near zero do not make the test meaningless.
+    /// `max |a − b| ≤ tol · max(max |b|, 1e-6)`: relative to the reference
+    /// tensor's scale, so values near zero do not make the test meaningless.
     fn assert_rel(a: Vec<f32>, b: Vec<f32>, tol: f32, what: &str) {
         assert_eq!(a.len(), b.len(), "{what}: sizes");
-        let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
+        // A floor for tensors that are all but zero (a one-unit layer's
+        // weight gradient can be 1e-9): below it, rounding is all there is.
+        let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
         let worst = a.iter().zip(&b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
         assert!(
             worst <= tol * scale,
@@ -332,15 +334,32 @@ mod tests {
     /// for each cell over shapes including batch 1, one step and odd sizes.
     #[test]
     fn fused_scan_matches_the_reference_forward_and_backward() {
-        let device = Device::flex().autodiff();
-        device.seed(11);
-        for (t, b, f, h) in [
+        scan_matches_the_reference(&[
             (7, 3, 5, 4),
             (1, 1, 3, 2),
             (9, 1, 17, 13),
             (12, 5, 8, 33),
             (3, 2, 1, 1),
-        ] {
+        ]);
+    }
+
+    /// The same at the training defaults (window 64, batch 64 and an odd
+    /// 33, embed 128 or hidden 256 in, hidden 256): where the batch splits
+    /// across threads and the GEMMs take their blocked paths. Seconds in
+    /// release, minutes in debug, so run on demand:
+    /// `cargo test --release -p lofi-model -- --ignored`.
+    #[test]
+    #[ignore = "training-size shapes; run with --release -- --ignored"]
+    fn fused_scan_matches_the_reference_at_training_sizes() {
+        scan_matches_the_reference(&[(64, 64, 128, 256), (64, 33, 256, 256)]);
+    }
+
+    /// Output, input gradient and every parameter gradient, fused against
+    /// reference, for each cell over `[steps, batch, features] → hidden`.
+    fn scan_matches_the_reference(shapes: &[(usize, usize, usize, usize)]) {
+        let device = Device::flex().autodiff();
+        device.seed(11);
+        for &(t, b, f, h) in shapes {
             for kind in ["rnn", "gru", "lstm"] {
                 let (rnn, gru, lstm) = (
                     RnnConfig::new(f, h, true).init(&device),
