@@ -5,8 +5,8 @@
 //! hands blocks above its mmap threshold (dynamic, from 128 KiB) back to the
 //! kernel on free and trims the heap top above its trim threshold, so each
 //! step faulted its buffers in afresh: 21,600 page faults per LSTM step at
-//! the default sizes, about a sixth of the step's CPU time spent in the
-//! kernel (docs/performance.md). Raising both thresholds makes the freed
+//! the default sizes, a fifth of the step's CPU time spent in the kernel
+//! (docs/performance.md). Raising both thresholds makes the freed
 //! blocks stay in the heap, reused by the next step.
 
 /// Blocks up to this size come from the heap (glibc's ceiling for the
