@@ -3,7 +3,7 @@
 //! default sizes: embed 128, hidden 256, 2 layers, batch 64, window 64).
 //!
 //!     cargo run --release -p lofi-model --example step_phases -- [ARCH] [STEPS] [reference]
-//!     ... -- scan | gemm | proj | peak
+//!     ... -- scan | gemm | split | proj | peak
 //!
 //! Prints the median milliseconds of each phase; a profiling aid beside
 //! `bench/train_vs_pytorch.py`, which measures the real trainer.
@@ -33,6 +33,9 @@ fn main() {
     }
     if args.get(1).is_some_and(|a| a == "gemm") {
         return gemm_alone();
+    }
+    if args.get(1).is_some_and(|a| a == "split") {
+        return split_alone();
     }
     if args.get(1).is_some_and(|a| a == "proj") {
         return projection_alone();
@@ -191,6 +194,106 @@ pub fn gemm_alone() {
                 2.0 * (m * k * n) as f64 / t / 1e9
             );
         }
+    }
+}
+
+/// A raw pointer the two halves of a split product write through.
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+// SAFETY: each half writes its own disjoint block of the destination.
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+/// The training step's big products on two threads three ways: the `gemm`
+/// crate's own threading, and two single-threaded halves by rows and by
+/// columns of the destination (what `kernels::gemm` does), in GFLOP/s.
+#[allow(dead_code)]
+pub fn split_alone() {
+    // (m, k, n, A read transposed, B read transposed)
+    for (m, k, n, at, bt) in [
+        (4096, 256, 1024, false, false),
+        (4096, 1024, 256, false, true),
+        (256, 4032, 1024, true, false),
+        (128, 4096, 1024, true, false),
+        (4096, 256, 396, false, false),
+        (4096, 396, 256, false, true),
+        (256, 4096, 396, true, false),
+    ] {
+        let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32).collect();
+        let mut d = vec![0.0f32; m * n];
+        let (ars, acs) = if at { (1, m as isize) } else { (k as isize, 1) };
+        let (brs, bcs) = if bt { (1, k as isize) } else { (n as isize, 1) };
+        let (a, b, dst) = (
+            Shared(a.as_ptr() as *mut f32),
+            Shared(b.as_ptr() as *mut f32),
+            Shared(d.as_mut_ptr()),
+        );
+        // dst[r0.., c0..] = A[r0.., :]·B[:, c0..], `rows × cols`
+        let product = move |r0: usize, rows: usize, c0: usize, cols: usize, par| {
+            let (a, b, dst) = (a, b, dst);
+            // SAFETY: row-major buffers of m·k, k·n and m·n elements read
+            // through their strides; the block [r0, r0 + rows) × [c0, c0 +
+            // cols) lies inside all three, and the blocks run at one time
+            // are disjoint.
+            unsafe {
+                gemm::gemm(
+                    rows,
+                    cols,
+                    k,
+                    dst.0.add(r0 * n + c0),
+                    1,
+                    n as isize,
+                    false,
+                    a.0.offset(r0 as isize * ars),
+                    acs,
+                    ars,
+                    b.0.offset(c0 as isize * bcs),
+                    bcs,
+                    brs,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    par,
+                )
+            }
+        };
+        let (hm, hn) = (m / 2, n / 2 / 16 * 16);
+        let mut rates = Vec::new();
+        for way in 0..3 {
+            let mut times = Vec::new();
+            for _ in 0..7 {
+                let t0 = Instant::now();
+                match way {
+                    0 => product(0, m, 0, n, gemm::Parallelism::Rayon(0)),
+                    1 => {
+                        rayon::join(
+                            || product(0, hm, 0, n, gemm::Parallelism::None),
+                            || product(hm, m - hm, 0, n, gemm::Parallelism::None),
+                        );
+                    }
+                    _ => {
+                        rayon::join(
+                            || product(0, m, 0, hn, gemm::Parallelism::None),
+                            || product(0, m, hn, n - hn, gemm::Parallelism::None),
+                        );
+                    }
+                }
+                times.push(t0.elapsed().as_secs_f64());
+            }
+            rates.push(2.0 * (m * n * k) as f64 / median(times) / 1e9);
+        }
+        println!(
+            "[{m}x{k}]·[{k}x{n}] (A{} B{}): crate threading {:.0}, row halves {:.0}, column halves {:.0} GFLOP/s",
+            if at { "ᵀ" } else { "" },
+            if bt { "ᵀ" } else { "" },
+            rates[0],
+            rates[1],
+            rates[2]
+        );
+        std::hint::black_box(&mut d);
     }
 }
 
