@@ -121,7 +121,7 @@ pub fn scan_alone() {
             let t0 = Instant::now();
             let tr = forward(cell, dims, &xz, &w, &b);
             let t1 = Instant::now();
-            let gr = backward(&tr, &w, &dh);
+            let gr = backward(&tr, &tr.h, &w, &dh);
             tf.push((t1 - t0).as_secs_f64() * 1e3);
             tb.push(t1.elapsed().as_secs_f64() * 1e3);
             std::hint::black_box(gr);

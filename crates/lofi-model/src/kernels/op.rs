@@ -23,7 +23,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Flex};
 use burn::tensor::{DType, Shape, Tensor, TensorData};
 
-use super::gemm::{gemm, Mat, Threads};
+use super::gemm::{product, Mat, Start, Threads};
 use super::scan::{self, Cell, Dims, Trace};
 use super::softmax;
 
@@ -107,6 +107,8 @@ fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
 #[derive(Clone, Debug)]
 pub struct FlexKept {
     trace: Arc<Trace>,
+    /// The layer's outputs `[T, B, H]` (the trace's `h`, moved here).
+    h: FlexTensor,
     x: FlexTensor,
     w_ih: FlexTensor,
     w_hh: FlexTensor,
@@ -160,24 +162,22 @@ impl FusedKernels for Flex {
     ) -> (FlexTensor, FlexKept) {
         let (dims, f) = dims_of(cell, [&x, &w_ih, &b_ih, &w_hh, &b_hh]);
         let (rows, g) = (dims.steps * dims.batch, cell.gates() * dims.hidden);
-        // xz = x·W_ih + b_ih `[T·B, G·H]`: the bias rows first, the product
-        // accumulated onto them.
-        let mut xz = vec![0.0f32; rows * g];
-        let b_ih = values(&b_ih);
-        for row in xz.chunks_exact_mut(g) {
-            row.copy_from_slice(&b_ih);
-        }
-        gemm(
-            &mut xz,
+        // xz = x·W_ih + b_ih `[T·B, G·H]`
+        let xz = product(
             Mat::rows(&values(&x), rows, f),
             Mat::rows(&values(&w_ih), f, g),
-            true,
+            Start::Row(&values(&b_ih)),
             Threads::Auto,
         );
-        let trace = scan::forward(cell, dims, &xz, &values(&w_hh), &values(&b_hh));
-        let h = tensor(trace.h.clone(), [dims.steps, dims.batch, dims.hidden]);
+        let mut trace = scan::forward(cell, dims, &xz, &values(&w_hh), &values(&b_hh));
+        // The outputs move into their tensor; the backward reads them there.
+        let h = tensor(
+            std::mem::take(&mut trace.h),
+            [dims.steps, dims.batch, dims.hidden],
+        );
         let kept = FlexKept {
             trace: Arc::new(trace),
+            h: h.clone(),
             x,
             w_ih,
             w_hh,
@@ -190,24 +190,20 @@ impl FusedKernels for Flex {
         let cell = kept.trace.cell;
         let (rows, g) = (steps * batch, cell.gates() * hidden);
         let f = kept.x.layout().shape()[2];
-        let grads = scan::backward(&kept.trace, &values(&kept.w_hh), &values(&dh));
+        let grads = scan::backward(&kept.trace, &values(&kept.h), &values(&kept.w_hh), &values(&dh));
         let dxz = Mat::rows(&grads.xz, rows, g);
         // dx = dxz·W_ihᵀ `[T·B, F]`
-        let mut dx = vec![0.0f32; rows * f];
-        gemm(
-            &mut dx,
+        let dx = product(
             dxz,
             Mat::rows(&values(&kept.w_ih), f, g).t(),
-            false,
+            Start::Zero,
             Threads::Auto,
         );
         // dW_ih = xᵀ·dxz `[F, G·H]`
-        let mut dw_ih = vec![0.0f32; f * g];
-        gemm(
-            &mut dw_ih,
+        let dw_ih = product(
             Mat::rows(&values(&kept.x), rows, f).t(),
             dxz,
-            false,
+            Start::Zero,
             Threads::Auto,
         );
         // db_ih = Σ_rows dxz: for the RNN and LSTM the same sums as b_hh's.
@@ -229,16 +225,10 @@ impl FusedKernels for Flex {
 
     fn affine_forward(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
         let (n, k, m) = affine_dims(&x, &w, &b);
-        let mut y = vec![0.0f32; n * m];
-        let b = values(&b);
-        for row in y.chunks_exact_mut(m) {
-            row.copy_from_slice(&b);
-        }
-        gemm(
-            &mut y,
+        let y = product(
             Mat::rows(&values(&x), n, k),
             Mat::rows(&values(&w), k, m),
-            true,
+            Start::Row(&values(&b)),
             Threads::Auto,
         );
         tensor(y, [n, m])
@@ -250,22 +240,8 @@ impl FusedKernels for Flex {
         let dy = values(&dy);
         let dym = Mat::rows(&dy, n, m);
         // dx = dy·wᵀ, dw = xᵀ·dy, db = Σ_rows dy
-        let mut dx = vec![0.0f32; n * k];
-        gemm(
-            &mut dx,
-            dym,
-            Mat::rows(&values(&w), k, m).t(),
-            false,
-            Threads::Auto,
-        );
-        let mut dw = vec![0.0f32; k * m];
-        gemm(
-            &mut dw,
-            Mat::rows(&values(&x), n, k).t(),
-            dym,
-            false,
-            Threads::Auto,
-        );
+        let dx = product(dym, Mat::rows(&values(&w), k, m).t(), Start::Zero, Threads::Auto);
+        let dw = product(Mat::rows(&values(&x), n, k).t(), dym, Start::Zero, Threads::Auto);
         let mut db = vec![0.0f32; m];
         scan::column_sums(&dy, &mut db);
         [tensor(dx, [n, k]), tensor(dw, [k, m]), tensor(db, [m])]

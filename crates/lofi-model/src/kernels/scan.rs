@@ -18,7 +18,9 @@
 //!   h = n + u·(h' − n);
 //! - RNN `[hidden]`: h = tanh(x + h'·W + b).
 
-use super::gemm::{gemm, Mat, Threads};
+use rayon::prelude::*;
+
+use super::gemm::{gemm, product, Mat, Start, Threads};
 use super::math::{multiversion, sigmoid, tanh};
 
 /// Which recurrent cell.
@@ -152,10 +154,10 @@ pub fn forward(cell: Cell, dims: Dims, xz: &[f32], w: &[f32], b: &[f32]) -> Trac
     assert_eq!(b.len(), g, "b_hh does not match {dims:?}");
     let lstm = cell == Cell::Lstm;
     let kept = cell.kept() * n;
-    let mut h = vec![0.0f32; dims.rows() * n];
-    let mut act = vec![0.0f32; dims.rows() * kept];
+    let mut h = zeroed(dims.rows() * n);
+    let mut act = zeroed(dims.rows() * kept);
     let cn = if lstm { n } else { 0 };
-    let (mut c, mut tc) = (vec![0.0f32; dims.rows() * cn], vec![0.0f32; dims.rows() * cn]);
+    let (mut c, mut tc) = (zeroed(dims.rows() * cn), zeroed(dims.rows() * cn));
     let ranges = parts(batch);
     let work: Vec<_> = ranges
         .iter()
@@ -222,9 +224,10 @@ pub fn forward(cell: Cell, dims: Dims, xz: &[f32], w: &[f32], b: &[f32]) -> Trac
 
 /// Gradients of the scan's inputs from the gradient of its outputs.
 ///
-/// trace (from [`forward`]), w `[H, G·H]`, dh `[T, B, H]` → gradients of
-/// xz, w and b.
-pub fn backward(trace: &Trace, w: &[f32], dh: &[f32]) -> ScanGrads {
+/// trace (from [`forward`]), h `[T, B, H]` (the forward's outputs, the
+/// trace's `h` unless the caller moved them out), w `[H, G·H]`, dh
+/// `[T, B, H]` → gradients of xz, w and b.
+pub fn backward(trace: &Trace, h: &[f32], w: &[f32], dh: &[f32]) -> ScanGrads {
     let Trace { cell, dims, .. } = *trace;
     let Dims {
         steps,
@@ -233,22 +236,18 @@ pub fn backward(trace: &Trace, w: &[f32], dh: &[f32]) -> ScanGrads {
     } = dims;
     let g = cell.gates() * n;
     assert_eq!(dh.len(), dims.rows() * n, "dh does not match {dims:?}");
+    assert_eq!(h.len(), dims.rows() * n, "h does not match {dims:?}");
     assert_eq!(w.len(), n * g, "w_hh does not match {dims:?}");
     let kept = cell.kept() * n;
     // The gradient of the hidden-side pre-activations; for the RNN and LSTM
     // the input side's is the same, for the GRU it differs in the new gate.
-    let mut dhz = vec![0.0f32; dims.rows() * g];
+    let mut dhz = zeroed(dims.rows() * g);
     let gru = cell == Cell::Gru;
-    let mut dxz_gru = vec![0.0f32; if gru { dims.rows() * g } else { 0 }];
+    let mut dxz_gru = zeroed(if gru { dims.rows() * g } else { 0 });
     // W_hhᵀ `[G·H, H]` laid out row-major once: read through a transposed
     // view, the GEMM re-packed all of W_hh for every step (43 % of the
     // backward's time went to packing).
-    let mut w_t = vec![0.0f32; n * g];
-    for (i, row) in w.chunks_exact(g).enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            w_t[j * n + i] = v;
-        }
-    }
+    let w_t = transposed(w, n, g);
     let ranges = parts(batch);
     let work: Vec<_> = ranges
         .iter()
@@ -267,9 +266,9 @@ pub fn backward(trace: &Trace, w: &[f32], dh: &[f32]) -> ScanGrads {
         for t in (0..steps).rev() {
             let dh_t = &dh[at(t, n)];
             let dhz_t = &mut *dhz[t];
-            let h_prev = if t > 0 { &trace.h[at(t - 1, n)] } else { &zeros[..] };
+            let h_prev = if t > 0 { &h[at(t - 1, n)] } else { &zeros[..] };
             match cell {
-                Cell::Rnn => rnn_backward(&trace.h[at(t, n)], dh_t, &mut carry, dhz_t),
+                Cell::Rnn => rnn_backward(&h[at(t, n)], dh_t, &mut carry, dhz_t),
                 Cell::Lstm => {
                     let c_prev = if t > 0 { &trace.c[at(t - 1, n)] } else { &zeros[..] };
                     lstm_backward(
@@ -300,17 +299,13 @@ pub fn backward(trace: &Trace, w: &[f32], dh: &[f32]) -> ScanGrads {
             }
         }
     });
-    let mut dw = vec![0.0f32; n * g];
-    if steps > 1 {
-        let rows = (steps - 1) * batch;
-        gemm(
-            &mut dw,
-            Mat::rows(&trace.h[..rows * n], rows, n).t(),
-            Mat::rows(&dhz[batch * g..], rows, g),
-            false,
-            Threads::Auto,
-        );
-    }
+    let rows = steps.saturating_sub(1) * batch;
+    let dw = product(
+        Mat::rows(&h[..rows * n], rows, n).t(),
+        Mat::rows(&dhz[(batch * g).min(dhz.len())..], rows, g),
+        Start::Zero,
+        Threads::Auto,
+    );
     let mut db = vec![0.0f32; g];
     column_sums(&dhz, &mut db);
     let xz = if gru { dxz_gru } else { dhz };
@@ -332,12 +327,79 @@ fn biased(z: &mut [f32], x: &[f32], b: &[f32]) {
     }
 }
 
-/// `sums[j] = Σ_rows m[row, j]`.
-pub(crate) fn column_sums(m: &[f32], sums: &mut [f32]) {
-    for row in m.chunks_exact(sums.len()) {
-        for (s, v) in sums.iter_mut().zip(row) {
-            *s += v;
+/// Buffers at least this long are zeroed, transposed or summed on rayon's
+/// workers: below it the hand-off costs more than the pass.
+const PARALLEL_LEN: usize = 1 << 16;
+
+/// A zeroed buffer of `len`, written by rayon's workers when it is long.
+/// On memory the allocator reuses (training keeps freed memory, see
+/// `memory`) a zeroed `Vec` is a serial `memset` on the calling thread while
+/// the other cores wait; a parallel collect splits that pass.
+pub(crate) fn zeroed(len: usize) -> Vec<f32> {
+    if len < PARALLEL_LEN {
+        return vec![0.0; len];
+    }
+    (0..len)
+        .into_par_iter()
+        .with_min_len(PARALLEL_LEN / 4)
+        .map(|_| 0.0f32)
+        .collect()
+}
+
+/// `m [rows, cols]` transposed to `[cols, rows]`, in 32-column tiles (so
+/// the reads stay in a few cache lines per row), tiles on rayon's workers.
+fn transposed(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const TILE: usize = 32;
+    let mut t = zeroed(rows * cols);
+    if rows == 0 || cols == 0 {
+        return t;
+    }
+    let tile = |(j, out): (usize, &mut [f32])| {
+        let j0 = j * TILE;
+        let width = out.len() / rows;
+        for (i, row) in m.chunks_exact(cols).enumerate() {
+            for (jj, &v) in row[j0..j0 + width].iter().enumerate() {
+                out[jj * rows + i] = v;
+            }
         }
+    };
+    if t.len() < PARALLEL_LEN {
+        t.chunks_mut(TILE * rows).enumerate().for_each(tile);
+    } else {
+        t.par_chunks_mut(TILE * rows).enumerate().for_each(tile);
+    }
+    t
+}
+
+/// `sums[j] += Σ_rows m[row, j]`; a long `m` in one block of rows per
+/// rayon worker, the blocks' sums then added in order.
+pub(crate) fn column_sums(m: &[f32], sums: &mut [f32]) {
+    let cols = sums.len();
+    if cols == 0 {
+        return;
+    }
+    let add = |block: &[f32], sums: &mut [f32]| {
+        for row in block.chunks_exact(cols) {
+            for (s, v) in sums.iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+    };
+    if m.len() < PARALLEL_LEN {
+        return add(m, sums);
+    }
+    let rows = m.len() / cols;
+    let parts = rayon::current_num_threads().clamp(1, rows.max(1));
+    let partial: Vec<Vec<f32>> = m
+        .par_chunks(rows.div_ceil(parts) * cols)
+        .map(|block| {
+            let mut s = vec![0.0f32; cols];
+            add(block, &mut s);
+            s
+        })
+        .collect();
+    for p in partial {
+        add(&p, sums);
     }
 }
 
