@@ -14,6 +14,7 @@ use burn::grad_clipping::GradientClippingConfig;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use lofi_model::kernels::Labels;
 use lofi_model::{Arch, Kernels, ModelConfig, Pass};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -73,7 +74,13 @@ fn main() {
             dropout_seed: Some(step as u64),
         };
         let logits = model.forward_with(inputs, pass).reshape([batch * n, vocab]);
-        let loss = loss_fn.forward(logits, targets);
+        // The loss as `lofi train` takes it: fused on the fused kernels.
+        let loss = if kernels == Kernels::Fused {
+            let class = targets.into_data().iter::<i64>().map(|t| t as u32).collect();
+            lofi_model::kernels::cross_entropy(logits, Labels { class, weight: None })
+        } else {
+            loss_fn.forward(logits, targets)
+        };
         let _ = loss.clone().into_scalar::<f32>();
         let t1 = Instant::now();
         let grads = GradientsParams::from_grads(loss.backward(), &model);

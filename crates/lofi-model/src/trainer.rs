@@ -9,14 +9,14 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::Device;
+use burn::tensor::{Device, Int, Tensor};
 use lofi_core::Seed;
 use lofi_tokens::{Cache, Split, Tokenizer};
 
 use crate::data::{shuffle, Stream};
 use crate::error::ModelError;
 use crate::model::LofiModel;
-use crate::model::Pass;
+use crate::model::{Kernels, Pass};
 use crate::run_dir::{EpochRow, Partial, RunDir, RunSpec, RunState};
 use crate::train::{batch, checkpoint, learning_rate, rows, step_seed, validate, Batch, Progress, Stop};
 
@@ -35,7 +35,7 @@ struct Trainer<'a> {
     total_steps: u64,
     device: Device,
     tokenizer: Box<dyn Tokenizer>,
-    loss_fn: CrossEntropyLoss,
+    loss_fn: Loss,
     /// Transposition tables for shifts -n..=n (none without augmentation).
     tables: Vec<Vec<Option<u16>>>,
     stop: Stop,
@@ -98,24 +98,60 @@ impl Epoch {
     }
 }
 
-fn loss_fn(spec: &RunSpec, tokenizer: &dyn Tokenizer, device: &Device) -> CrossEntropyLoss {
-    let o = &spec.train;
-    if (o.rest_weight - 1.0).abs() <= f64::EPSILON {
-        return CrossEntropyLossConfig::new().init(device);
+/// The training loss, cross-entropy with the rests' weight: on the fused
+/// kernels one custom operation (`kernels::cross_entropy`), on the
+/// reference path (or a device the kernels do not run on) burn's
+/// `CrossEntropyLoss` with the same class weights.
+struct Loss {
+    burn: CrossEntropyLoss,
+    /// Per-class weights `[V]`; none when every class weighs 1.
+    weights: Option<Vec<f32>>,
+    fused: bool,
+}
+
+impl Loss {
+    fn new(spec: &RunSpec, tokenizer: &dyn Tokenizer, device: &Device) -> Loss {
+        let o = &spec.train;
+        let weights: Option<Vec<f32>> = ((o.rest_weight - 1.0).abs() > f64::EPSILON).then(|| {
+            (0..spec.model.vocab_size)
+                .map(|t| {
+                    let rest = u16::try_from(t).is_ok_and(|t| tokenizer.is_rest(t));
+                    if rest {
+                        o.rest_weight as f32
+                    } else {
+                        1.0
+                    }
+                })
+                .collect()
+        });
+        Loss {
+            burn: CrossEntropyLossConfig::new()
+                .with_weights(weights.clone())
+                .init(device),
+            weights,
+            fused: o.kernels == Kernels::Fused && crate::kernels::runs_on(device),
+        }
     }
-    let weights = (0..spec.model.vocab_size)
-        .map(|t| {
-            let rest = u16::try_from(t).is_ok_and(|t| tokenizer.is_rest(t));
-            if rest {
-                o.rest_weight as f32
-            } else {
-                1.0
-            }
-        })
-        .collect();
-    CrossEntropyLossConfig::new()
-        .with_weights(Some(weights))
-        .init(device)
+
+    /// logits `[N, V]`, targets `[N]` → the mean loss `[1]`.
+    fn forward(&self, logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+        if !self.fused {
+            return self.burn.forward(logits, targets);
+        }
+        // A negative target becomes u32::MAX, which the kernel refuses.
+        let class: Vec<u32> = targets
+            .into_data()
+            .iter::<i64>()
+            .map(|t| u32::try_from(t).unwrap_or(u32::MAX))
+            .collect();
+        let weight = self.weights.as_ref().map(|w| {
+            class
+                .iter()
+                .map(|&c| w.get(c as usize).copied().unwrap_or(1.0))
+                .collect()
+        });
+        crate::kernels::cross_entropy(logits, crate::kernels::Labels { class, weight })
+    }
 }
 
 impl<'a> Trainer<'a> {
@@ -156,7 +192,7 @@ impl<'a> Trainer<'a> {
             dir: RunDir::new(run_dir),
             spec,
             total_steps: o.max_steps.unwrap_or((o.epochs * per_epoch) as u64),
-            loss_fn: loss_fn(spec, tokenizer.as_ref(), &device),
+            loss_fn: Loss::new(spec, tokenizer.as_ref(), &device),
             train,
             val,
             seq,

@@ -1,14 +1,16 @@
 //! Hand-written CPU kernels for training, measured against burn's own
 //! operations (docs/performance.md) and tested against them: a whole
 //! RNN, GRU or LSTM layer over a window as one burn custom operation with its own
-//! backward, and the Transformer's causal softmax, on vectorised
+//! backward, the Transformer's causal softmax and the cross-entropy loss, on vectorised
 //! `exp`/`sigmoid`/`tanh` and the `gemm` crate.
 
 mod gemm;
+pub mod loss;
 pub(crate) mod math;
 pub mod op;
 pub mod scan;
 mod softmax;
 
-pub use op::{affine, causal_softmax, linear, recurrent_layer, runs_on};
+pub use loss::Labels;
+pub use op::{affine, causal_softmax, cross_entropy, linear, recurrent_layer, runs_on};
 pub use scan::Cell;

@@ -24,6 +24,7 @@ use burn::backend::{backend_extension, Backend, Flex};
 use burn::tensor::{DType, Shape, Tensor, TensorData};
 
 use super::gemm::{product, Mat, Start, Threads};
+use super::loss::{self, Labels};
 use super::scan::{self, Cell, Dims, Trace};
 use super::softmax;
 
@@ -49,6 +50,10 @@ pub trait FusedOps: Backend {
     /// `[…, T, T]` (query × key) → weights of the same shape, zero where the
     /// key comes after the query.
     fn causal_softmax(x: FloatTensor<Self>, scale: f32) -> FloatTensor<Self>;
+
+    /// The mean cross-entropy of logits `[N, V]` against `labels` → `[1]`
+    /// (see [`Labels`] for the weighting).
+    fn cross_entropy(logits: FloatTensor<Self>, labels: Arc<Labels>) -> FloatTensor<Self>;
 }
 
 /// What a backend that runs the kernels itself offers the autodiff wrapper:
@@ -84,6 +89,18 @@ pub trait FusedKernels: Backend {
 
     /// The gradient of x from the weights y and their gradient dy.
     fn softmax_backward(y: FloatTensor<Self>, dy: FloatTensor<Self>, scale: f32) -> FloatTensor<Self>;
+
+    /// [`FusedOps::cross_entropy`]'s forward, and each row's log-sum-exp.
+    fn cross_entropy_forward(logits: FloatTensor<Self>, labels: &Labels) -> (FloatTensor<Self>, Vec<f32>);
+
+    /// The gradient of the logits from them, the rows' log-sum-exp and the
+    /// loss's gradient `[1]`.
+    fn cross_entropy_backward(
+        logits: FloatTensor<Self>,
+        lse: &[f32],
+        labels: &Labels,
+        dloss: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
 }
 
 /// A flex tensor's values, contiguous, as f32.
@@ -263,6 +280,37 @@ impl FusedKernels for Flex {
         softmax::causal_backward(&values(&y), &mut dx, t, scale);
         tensor(dx, shape)
     }
+
+    fn cross_entropy_forward(logits: FlexTensor, labels: &Labels) -> (FlexTensor, Vec<f32>) {
+        let vocab = logits_vocab(&logits);
+        let (loss, lse) = loss::forward(&values(&logits), vocab, labels);
+        (tensor(vec![loss], [1]), lse)
+    }
+
+    fn cross_entropy_backward(
+        logits: FlexTensor,
+        lse: &[f32],
+        labels: &Labels,
+        dloss: FlexTensor,
+    ) -> FlexTensor {
+        let shape = logits.layout().shape().clone();
+        let vocab = logits_vocab(&logits);
+        let dloss = values(&dloss);
+        assert_eq!(dloss.len(), 1, "cross_entropy: the loss gradient is one value");
+        let d = loss::backward(&values(&logits), vocab, lse, labels, dloss[0]);
+        tensor(d, shape)
+    }
+}
+
+/// V of logits `[N, V]`, checked to be 2-D f32.
+fn logits_vocab(logits: &FlexTensor) -> usize {
+    let shape = logits.layout().shape();
+    assert!(
+        shape.num_dims() == 2,
+        "cross_entropy: logits [N, V]; got {shape:?}"
+    );
+    assert!(logits.dtype() == DType::F32, "cross_entropy runs in f32");
+    shape[1]
 }
 
 /// N, K and M of an affine map's x `[N, K]`, w `[K, M]` and b `[M]`.
@@ -303,6 +351,10 @@ impl FusedOps for Flex {
 
     fn affine(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
         Flex::affine_forward(x, w, b)
+    }
+
+    fn cross_entropy(logits: FlexTensor, labels: Arc<Labels>) -> FlexTensor {
+        Self::cross_entropy_forward(logits, &labels).0
     }
 
     fn causal_softmax(x: FlexTensor, scale: f32) -> FlexTensor {
@@ -402,6 +454,35 @@ impl<B: FusedKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
+
+    fn cross_entropy(logits: FloatTensor<Self>, labels: Arc<Labels>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct CrossEntropyBackward;
+
+        impl<B: FusedKernels> Backward<B, 1> for CrossEntropyBackward {
+            type State = (B::FloatTensorPrimitive, Arc<Vec<f32>>, Arc<Labels>);
+
+            fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let dloss = grads.consume::<B>(&ops.node);
+                let (logits, lse, labels) = ops.state;
+                if let [Some(node)] = ops.parents {
+                    grads.register::<B>(node.id, B::cross_entropy_backward(logits, &lse, &labels, dloss));
+                }
+            }
+        }
+
+        let nodes = [logits.node()];
+        let logits = logits.into_primitive();
+        let (loss, lse) = B::cross_entropy_forward(logits.clone(), &labels);
+        match CrossEntropyBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((logits, Arc::new(lse), labels), loss),
+            OpsKind::UnTracked(prep) => prep.finish(loss),
+        }
+    }
 }
 
 /// A linear layer on a 2-D input, `x·W + b`: x `[N, in]` → `[N, out]`.
@@ -438,6 +519,16 @@ pub fn causal_softmax<const D: usize>(x: Tensor<D>, scale: f32) -> Tensor<D> {
     Tensor::from_dispatch(<burn::backend::Dispatch as FusedOps>::causal_softmax(
         x.into_dispatch(),
         scale,
+    ))
+}
+
+/// The mean cross-entropy of logits `[N, V]` against `labels` → `[1]`, as
+/// one custom operation (flex devices only, as [`recurrent_layer`]); equal
+/// to burn's `CrossEntropyLoss` with the same class weights (tests below).
+pub fn cross_entropy(logits: Tensor<2>, labels: Labels) -> Tensor<1> {
+    Tensor::from_dispatch(<burn::backend::Dispatch as FusedOps>::cross_entropy(
+        logits.into_dispatch(),
+        Arc::new(labels),
     ))
 }
 
@@ -539,6 +630,73 @@ mod tests {
                 .zip(run(true).into_iter().zip(run(false)))
             {
                 assert_rel(a, b, &format!("[{n},{k}]·[{k},{m}] {what}"));
+            }
+        }
+    }
+
+    /// The fused cross-entropy equals burn's `CrossEntropyLoss` on the loss
+    /// and on the logits' gradient, with and without class weights, for one
+    /// row and for more rows than one rayon task takes.
+    #[test]
+    fn cross_entropy_matches_burns_loss() {
+        use burn::nn::loss::CrossEntropyLossConfig;
+        use burn::tensor::Int;
+        let device = Device::flex().autodiff();
+        for (n, v) in [(1, 2), (7, 5), (130, 396)] {
+            let x0 = data([n, v], 5, &device) * 6.0;
+            let class: Vec<u32> = (0..n).map(|r| ((r * 13 + 1) % v) as u32).collect();
+            let targets = Tensor::<1, Int>::from_data(
+                TensorData::new(class.iter().map(|&c| c as i64).collect::<Vec<_>>(), [n]),
+                &device,
+            );
+            for weights in [
+                None,
+                Some((0..v).map(|c| 0.5 + (c % 4) as f32).collect::<Vec<f32>>()),
+            ] {
+                let run = |fused: bool| {
+                    let x = x0.clone().detach().require_grad();
+                    let loss = if fused {
+                        let weight = weights
+                            .as_ref()
+                            .map(|w| class.iter().map(|&c| w[c as usize]).collect());
+                        super::cross_entropy(
+                            x.clone(),
+                            super::Labels {
+                                class: class.clone(),
+                                weight,
+                            },
+                        )
+                    } else {
+                        CrossEntropyLossConfig::new()
+                            .with_weights(weights.clone())
+                            .init(&device)
+                            .forward(x.clone(), targets.clone())
+                    };
+                    let grads = (loss.clone() * 3.0).backward();
+                    [
+                        vec_of(loss.detach()),
+                        vec_of(x.grad(&grads).expect("logits grad")),
+                    ]
+                };
+                let ([loss, d], [want_loss, want_d]) = (run(true), run(false));
+                assert_rel(
+                    loss,
+                    want_loss,
+                    &format!("[{n},{v}] weighted {} loss", weights.is_some()),
+                );
+                // Each gradient entry is (p − one-hot) in units of dloss·w/Σw:
+                // near a one-hot softmax p − 1 cancels to a few ulp of 1 in
+                // either implementation, so the scale is at least that unit.
+                let unit = 3.0 / n as f32;
+                let worst = d
+                    .iter()
+                    .zip(&want_d)
+                    .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+                let scale = want_d.iter().fold(unit, |m, v| m.max(v.abs()));
+                assert!(
+                    worst <= 1e-4 * scale,
+                    "[{n},{v}] dlogits: max diff {worst:e} vs scale {scale:e}"
+                );
             }
         }
     }
