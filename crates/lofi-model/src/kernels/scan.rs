@@ -620,6 +620,32 @@ mod tests {
             .collect()
     }
 
+    /// The parallel helpers give what their serial definitions give.
+    #[test]
+    fn zeroed_transposed_and_column_sums_are_what_they_say() {
+        for len in [0, 5, PARALLEL_LEN, 3 * PARALLEL_LEN + 7] {
+            let z = zeroed(len);
+            assert!(z.len() == len && z.iter().all(|&v| v == 0.0), "zeroed({len})");
+        }
+        for (rows, cols) in [(1, 1), (3, 70), (256, 1024), (300, 33)] {
+            let m = values(rows * cols, 9, 1.0);
+            let t = transposed(&m, rows, cols);
+            assert!(
+                (0..rows).all(|i| (0..cols).all(|j| t[j * rows + i] == m[i * cols + j])),
+                "[{rows}, {cols}]ᵀ"
+            );
+            let mut sums = vec![1.0f32; cols];
+            column_sums(&m, &mut sums);
+            for (j, s) in sums.iter().enumerate() {
+                let want = 1.0 + (0..rows).map(|i| f64::from(m[i * cols + j])).sum::<f64>();
+                assert!(
+                    (f64::from(*s) - want).abs() < 1e-4,
+                    "[{rows}, {cols}] column {j}: {s} vs {want}"
+                );
+            }
+        }
+    }
+
     /// Every instruction-set level gives the baseline's bits, for each cell's
     /// forward and backward step.
     #[test]
