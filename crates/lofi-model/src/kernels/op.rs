@@ -3,7 +3,8 @@
 //! [`scan::forward`] on the tensors' storage, and the autodiff backend
 //! records one graph node per layer and window whose backward is
 //! [`scan::backward`] and three large GEMMs, instead of some forty nodes per
-//! time step), and the Transformer's causal softmax ([`softmax`]).
+//! time step), the recurrent head's affine map, the Transformer's causal
+//! softmax ([`softmax`]) and the cross-entropy loss ([`loss`]).
 //!
 //! The input projection is inside the operation rather than a burn matmul
 //! before it because burn's autodiff matmul plus bias cost 1.7–3× the three
