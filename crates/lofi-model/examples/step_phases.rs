@@ -17,6 +17,53 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use lofi_model::kernels::Labels;
 use lofi_model::{Arch, Kernels, ModelConfig, Pass};
 
+/// A matrix operand of [`sgemm`]: its first element, row stride and column
+/// stride (in elements), so a transpose is read in place.
+type View = (*const f32, isize, isize);
+
+/// `dst = a · b` through the `gemm` crate directly, `dst` row-major
+/// `[m, n]` at row stride `dst_rs`, with the crate's own threading `par`.
+///
+/// # Safety
+/// Every element `a` `[m, k]`, `b` `[k, n]` and `dst` address through
+/// their strides lies inside their buffers, and `dst` aliases neither.
+#[allow(clippy::too_many_arguments)]
+unsafe fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    a: View,
+    b: View,
+    par: gemm::Parallelism,
+) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            false,
+            a.0,
+            a.2,
+            a.1,
+            b.0,
+            b.2,
+            b.1,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -169,25 +216,14 @@ pub fn gemm_alone() {
                 for _ in 0..reps {
                     // SAFETY: row-major buffers of exactly m·k, k·n and m·n elements.
                     unsafe {
-                        gemm::gemm(
+                        sgemm(
                             m,
                             n,
                             k,
                             d.as_mut_ptr(),
-                            1,
-                            n as isize,
-                            false,
-                            a.as_ptr(),
-                            1,
-                            k as isize,
-                            b.as_ptr(),
-                            1,
-                            n as isize,
-                            1.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
+                            n,
+                            (a.as_ptr(), k as isize, 1),
+                            (b.as_ptr(), n as isize, 1),
                             par,
                         );
                     }
@@ -244,25 +280,14 @@ pub fn split_alone() {
             // cols) lies inside all three, and the blocks run at one time
             // are disjoint.
             unsafe {
-                gemm::gemm(
+                sgemm(
                     rows,
                     cols,
                     k,
                     dst.0.add(r0 * n + c0),
-                    1,
-                    n as isize,
-                    false,
-                    a.0.offset(r0 as isize * ars),
-                    acs,
-                    ars,
-                    b.0.offset(c0 as isize * bcs),
-                    bcs,
-                    brs,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
+                    n,
+                    (a.0.offset(r0 as isize * ars), ars, acs),
+                    (b.0.offset(c0 as isize * bcs), brs, bcs),
                     par,
                 )
             }
@@ -319,25 +344,14 @@ pub fn sgemm_peak() {
         let t0 = Instant::now();
         // SAFETY: row-major buffers of exactly n·n elements each.
         unsafe {
-            gemm::gemm(
+            sgemm(
                 n,
                 n,
                 n,
                 d.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                a.as_ptr(),
-                1,
-                n as isize,
-                b.as_ptr(),
-                1,
-                n as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
+                n,
+                (a.as_ptr(), n as isize, 1),
+                (b.as_ptr(), n as isize, 1),
                 gemm::Parallelism::Rayon(0),
             );
         }
@@ -409,69 +423,36 @@ pub fn projection_alone() {
             unsafe {
                 let par = gemm::Parallelism::Rayon(0);
                 // z = x·w
-                gemm::gemm(
+                sgemm(
                     rows,
                     out,
                     f,
                     z.as_mut_ptr(),
-                    1,
-                    out as isize,
-                    false,
-                    a.as_ptr(),
-                    1,
-                    f as isize,
-                    wv.as_ptr(),
-                    1,
-                    out as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
+                    out,
+                    (a.as_ptr(), f as isize, 1),
+                    (wv.as_ptr(), out as isize, 1),
                     par,
                 );
                 // dx = dz·wᵀ
-                gemm::gemm(
+                sgemm(
                     rows,
                     f,
                     out,
                     dx.as_mut_ptr(),
-                    1,
-                    f as isize,
-                    false,
-                    dz.as_ptr(),
-                    1,
-                    out as isize,
-                    wv.as_ptr(),
-                    out as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
+                    f,
+                    (dz.as_ptr(), out as isize, 1),
+                    (wv.as_ptr(), 1, out as isize),
                     par,
                 );
                 // dw = xᵀ·dz
-                gemm::gemm(
+                sgemm(
                     f,
                     out,
                     rows,
                     dw.as_mut_ptr(),
-                    1,
-                    out as isize,
-                    false,
-                    a.as_ptr(),
-                    f as isize,
-                    1,
-                    dz.as_ptr(),
-                    1,
-                    out as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
+                    out,
+                    (a.as_ptr(), 1, f as isize),
+                    (dz.as_ptr(), out as isize, 1),
                     par,
                 );
             }

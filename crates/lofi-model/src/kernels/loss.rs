@@ -1,10 +1,11 @@
 //! Cross-entropy over logits rows, forward and backward, rows on rayon's
 //! workers and `exp` vectorised.
 //!
-//! burn's `CrossEntropyLoss` is `log_softmax`, a gather and a mean: four
-//! passes over the `[B·T, V]` logits on the calling thread, each `exp` a
-//! libm call, and as many again in its backward, while the other cores
-//! wait (a tenth of an LSTM step, `perf record` on `step_phases lstm`).
+//! burn's `CrossEntropyLoss` is `log_softmax`, a gather and a mean, each a
+//! pass over the `[B·T, V]` logits on the calling thread with a libm `expf`
+//! per element, forward and backward, while the other cores wait. This op
+//! made the LSTM step 1.14× faster (`step_phases lstm`, 5 alternating
+//! pairs).
 //! Here the forward keeps each row's log-sum-exp; the backward is one pass,
 //! `(softmax − one-hot) · weight / Σ weights` from it.
 
