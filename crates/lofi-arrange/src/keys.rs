@@ -28,6 +28,7 @@ impl Sample {
         color: ChordColor,
         major_tonic: Option<u8>,
         style: KeysStyle,
+        density: f64,
     ) -> Result<Self, ArrangeError> {
         let score = input.with_resolution(TICKS_PER_BEAT);
         let round = |t: u32| (t + STEP / 2) / STEP * STEP;
@@ -57,7 +58,7 @@ impl Sample {
             n.onset -= first_bar * BAR;
         }
         if style == KeysStyle::Lofi {
-            notes = lofi_keys::relax(&notes);
+            notes = lofi_keys::relax(&notes, lofi_keys::top_per_bar(density));
         }
         let (mut notes, chords) = chords::colour(&notes, color, major_tonic);
         if style == KeysStyle::Lofi {

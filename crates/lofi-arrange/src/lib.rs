@@ -12,6 +12,7 @@
 
 mod bass;
 mod chords;
+mod density;
 mod drums;
 mod error;
 mod form;
@@ -20,6 +21,7 @@ mod keys;
 mod lofi_keys;
 
 pub use chords::{ChordColor, ChordReport};
+pub use density::{NEUTRAL as NEUTRAL_DENSITY, RANGE as DENSITY_RANGE};
 pub use drums::{DrumPattern, PATTERNS};
 pub use error::ArrangeError;
 pub use form::{Section, SectionKind};
@@ -73,6 +75,9 @@ pub struct ArrangeOptions {
     /// minor key's relative major), for the lofi chords; `None` estimates
     /// it from the notes.
     pub key_major_tonic: Option<u8>,
+    /// How busy the keys' top line, the hats and the ghost notes are, 0 to
+    /// 1; 0.5 ([`NEUTRAL_DENSITY`]) plays them as drawn (see `density`).
+    pub density: f64,
 }
 
 impl Default for ArrangeOptions {
@@ -90,6 +95,7 @@ impl Default for ArrangeOptions {
             chords: ChordColor::default(),
             keys: KeysStyle::default(),
             key_major_tonic: None,
+            density: NEUTRAL_DENSITY,
         }
     }
 }
@@ -121,6 +127,9 @@ impl ArrangeOptions {
         }
         if !(0.0..=20.0).contains(&self.hat_jitter_ms) {
             return bad("hat_jitter_ms", self.hat_jitter_ms, "0 to 20");
+        }
+        if !(DENSITY_RANGE.0..=DENSITY_RANGE.1).contains(&self.density) {
+            return bad("density", self.density, "0 to 1");
         }
         if self.velocity_jitter > 40 {
             return bad("velocity_jitter", f64::from(self.velocity_jitter), "0 to 40");
@@ -172,7 +181,13 @@ impl Arrangement {
 pub fn arrange(input: &Score, options: &ArrangeOptions) -> Result<Arrangement, ArrangeError> {
     options.validate()?;
     let bpm = options.bpm.unwrap_or_else(|| input.initial_bpm());
-    let sample = keys::Sample::from_score(input, options.chords, options.key_major_tonic, options.keys)?;
+    let sample = keys::Sample::from_score(
+        input,
+        options.chords,
+        options.key_major_tonic,
+        options.keys,
+        options.density,
+    )?;
     let bar_seconds = 4.0 * 60.0 / bpm;
     let sections = form::lay_out(
         options.minutes * 60.0 / bar_seconds,
@@ -199,13 +214,19 @@ pub fn arrange(input: &Score, options: &ArrangeOptions) -> Result<Arrangement, A
     };
 
     let keys = keys::arrange_keys(&sample, &sections, swing_ticks);
-    let (drum_part, kicks, kick_steps) = drums::arrange_drums(
+    let (mut drum_part, kicks, kick_steps) = drums::arrange_drums(
         &sections,
         main_pattern,
         variation_pattern,
         &groove,
         options.looped,
         &mut options.seed.rng("arrange/humanize"),
+    );
+    density::apply(
+        &mut drum_part.notes,
+        options.density,
+        swing_ticks,
+        &mut options.seed.rng("arrange/density"),
     );
     let bass = bass::arrange_bass(&keys, &sections, &kick_steps, swing_ticks * 0.4);
 

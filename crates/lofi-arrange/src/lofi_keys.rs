@@ -136,7 +136,7 @@ fn voice(bass_pc: u8, pcs: &[u8], previous_centre: Option<f64>) -> Vec<u8> {
 
 /// The top voice of `notes` in bar `bar`, thinned to a sparse line above
 /// `floor` (the chord's top): onsets on beats first, then 8ths.
-fn top_line(notes: &[Note], bar: u32, floor: u8) -> Vec<Note> {
+fn top_line(notes: &[Note], bar: u32, floor: u8, most: usize) -> Vec<Note> {
     let (from, to) = (bar * BAR, (bar + 1) * BAR);
     let tops: Vec<&Note> = notes
         .iter()
@@ -157,7 +157,7 @@ fn top_line(notes: &[Note], bar: u32, floor: u8) -> Vec<Note> {
     let mut by_rank = tops.clone();
     by_rank.sort_by_key(|n| (rank(n), n.onset));
     for n in by_rank {
-        if chosen.len() >= TOP_PER_BAR {
+        if chosen.len() >= most {
             break;
         }
         if rank(n) < 2 && chosen.iter().all(|c| c.onset.abs_diff(n.onset) >= 2 * STEP) {
@@ -184,8 +184,15 @@ fn is_top_voice(notes: &[Note], n: &Note) -> bool {
         && notes.iter().any(|m| m.pitch < n.pitch && sounds_at_onset(m, n))
 }
 
-/// The lofi treatment of a quantized sample (onsets from bar 0, sorted).
-pub(crate) fn relax(notes: &[Note]) -> Vec<Note> {
+/// Top-line notes a bar keeps at `density` (0.5: [`TOP_PER_BAR`], 0: none,
+/// 1: twice as many).
+pub(crate) fn top_per_bar(density: f64) -> usize {
+    (TOP_PER_BAR as f64 * 2.0 * density.clamp(0.0, 1.0)).round() as usize
+}
+
+/// The lofi treatment of a quantized sample (onsets from bar 0, sorted),
+/// its top line keeping at most `top` notes a bar.
+pub(crate) fn relax(notes: &[Note], top: usize) -> Vec<Note> {
     let below: Vec<Note> = notes
         .iter()
         .filter(|n| !is_top_voice(notes, n))
@@ -255,7 +262,7 @@ pub(crate) fn relax(notes: &[Note]) -> Vec<Note> {
                 });
             }
         }
-        out.extend(top_line(notes, bar, chord_top));
+        out.extend(top_line(notes, bar, chord_top, top));
     }
     out.sort_by_key(|n| (n.onset, n.pitch));
     out.dedup_by_key(|n| (n.onset, n.pitch));
@@ -315,7 +322,7 @@ mod tests {
     #[test]
     fn a_busy_bar_becomes_a_held_chord_and_a_sparse_line() {
         let src = busy();
-        let out = relax(&src);
+        let out = relax(&src, TOP_PER_BAR);
         for bar in 0..2u32 {
             let in_bar: Vec<&Note> = out.iter().filter(|x| x.onset / BAR == bar).collect();
             assert!(
@@ -366,7 +373,7 @@ mod tests {
         for p in [53, 57, 60] {
             src.push(n(BAR / 2, BAR / 2, p));
         }
-        let out = relax(&src);
+        let out = relax(&src, TOP_PER_BAR);
         let starts: Vec<u32> = out.iter().map(|x| x.onset).collect();
         assert!(starts.contains(&0) && starts.contains(&(BAR / 2)));
         // F's upper voices (A, C) stay within an octave of C's (E, G).

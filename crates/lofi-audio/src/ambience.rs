@@ -311,10 +311,21 @@ impl Bed {
     /// Adds the next stretch of vinyl crackle, pops and hum, then tape
     /// hiss (at the full rate).
     pub fn add_surface(&mut self, left: &mut [f32], right: &mut [f32]) {
+        self.add_vinyl(left, right);
+        self.add_tape(left, right);
+    }
+
+    /// Adds the next stretch of vinyl alone (crackle, pops and hum): a
+    /// layer of its own when the radio mixes rain, vinyl and tape live.
+    pub fn add_vinyl(&mut self, left: &mut [f32], right: &mut [f32]) {
         if let Some([a, b]) = &mut self.vinyl {
             a.add(left);
             b.add(right);
         }
+    }
+
+    /// Adds the next stretch of tape hiss alone.
+    pub fn add_tape(&mut self, left: &mut [f32], right: &mut [f32]) {
         if let Some([a, b]) = &mut self.tape {
             for (l, r) in left.iter_mut().zip(right.iter_mut()) {
                 *l += a.next();

@@ -210,6 +210,29 @@ impl Biquad {
         )
     }
 
+    /// A high shelf (RBJ cookbook, shelf slope 1) of `gain_db` above `freq`.
+    pub fn highshelf(freq: f64, gain_db: f64, rate: f64) -> Self {
+        let a = 10f64.powf(gain_db / 40.0);
+        let w = 2.0 * std::f64::consts::PI * (freq / rate).clamp(1e-5, 0.49);
+        let (c, sn) = (w.cos(), w.sin());
+        let alpha = sn / 2.0 * std::f64::consts::SQRT_2;
+        let k = 2.0 * a.sqrt() * alpha;
+        Self::from(
+            a * ((a + 1.0) + (a - 1.0) * c + k),
+            -2.0 * a * ((a - 1.0) + (a + 1.0) * c),
+            a * ((a + 1.0) + (a - 1.0) * c - k),
+            (a + 1.0) - (a - 1.0) * c + k,
+            2.0 * ((a - 1.0) - (a + 1.0) * c),
+            (a + 1.0) - (a - 1.0) * c - k,
+        )
+    }
+
+    /// Takes `other`'s coefficients and keeps this filter's state: a
+    /// filter retuned while it runs, in small steps, makes no click.
+    pub fn retune(&mut self, other: &Biquad) {
+        (self.b0, self.b1, self.b2, self.a1, self.a2) = (other.b0, other.b1, other.b2, other.a1, other.a2);
+    }
+
     pub fn bandpass(freq: f64, q: f64, rate: f64) -> Self {
         let (c, alpha) = Self::params(freq, q, rate);
         Self::from(alpha, 0.0, -alpha, 1.0 + alpha, -2.0 * c, 1.0 - alpha)

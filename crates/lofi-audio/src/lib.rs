@@ -15,6 +15,7 @@ mod dsp;
 mod error;
 mod fx;
 mod instruments;
+pub mod live;
 pub mod loudness;
 mod master;
 mod player;

@@ -42,6 +42,10 @@ pub struct RenderOptions {
     /// Keep each bus (keys, bass, drums, ambience) as a stem. Without
     /// stems the music buses are summed as they are made: half the memory.
     pub stems: bool,
+    /// With `stems`, the ambience as one stem per layer (`rain`, `vinyl`,
+    /// `tape`, those that sound) instead of one `ambience` stem: what a
+    /// live mix needs to set each layer's level while the track plays.
+    pub ambience_stems: bool,
 }
 
 /// Sample rates a track is rendered at.
@@ -195,8 +199,10 @@ fn music_buses(
 }
 
 /// The ambience bed for the whole length (plus the wrap crossfade when
-/// looping).
-fn ambience(opts: &RenderOptions, f: &Frames) -> Stereo {
+/// looping): one `ambience` buffer, or one per sounding layer with
+/// [`RenderOptions::ambience_stems`] (each layer draws its own noise, so
+/// the layers sum to the one bed).
+fn ambience(opts: &RenderOptions, f: &Frames) -> Vec<(&'static str, Stereo)> {
     let p = &opts.preset;
     let amb_len = if opts.looped {
         f.frames + loop_xfade(f.rate)
@@ -210,6 +216,9 @@ fn ambience(opts: &RenderOptions, f: &Frames) -> Stereo {
         [p.ambience.rain_db, p.ambience.vinyl_db, p.ambience.tape_db],
         opts.seed,
     );
+    if opts.stems && opts.ambience_stems {
+        return layer_stems(&mut bed, opts.layers, f, amb_len);
+    }
     let mut amb = Stereo::silent(amb_len);
     if bed.has_rain() && f.half {
         // Rain lives below 5 kHz: made at the inner rate like the keys and
@@ -232,7 +241,37 @@ fn ambience(opts: &RenderOptions, f: &Frames) -> Stereo {
         };
         run_bus(&mut amb, false, false, &mut all, None, 1.0);
     }
-    amb
+    vec![("ambience", amb)]
+}
+
+/// Rain, vinyl and tape each into a stem of its own (the layers that sound).
+fn layer_stems(bed: &mut Bed, layers: Layers, f: &Frames, len: usize) -> Vec<(&'static str, Stereo)> {
+    let mut stems = Vec::with_capacity(3);
+    if layers.rain {
+        let mut rain = Stereo::silent(len);
+        let mut make = |l: &mut [f32], r: &mut [f32]| {
+            l.fill(0.0);
+            r.fill(0.0);
+            bed.add_rain(l, r);
+        };
+        run_bus(&mut rain, false, f.half, &mut make, None, 1.0);
+        stems.push(("rain", rain));
+    }
+    type Layer = fn(&mut Bed, &mut [f32], &mut [f32]);
+    let surfaces: [(&'static str, bool, Layer); 2] = [
+        ("vinyl", layers.vinyl, Bed::add_vinyl),
+        ("tape", layers.tape, Bed::add_tape),
+    ];
+    for (name, on, add) in surfaces {
+        if on {
+            let mut st = Stereo::silent(len);
+            for (l, r) in st.left.chunks_mut(CHUNK).zip(st.right.chunks_mut(CHUNK)) {
+                add(bed, l, r);
+            }
+            stems.push((name, st));
+        }
+    }
+    stems
 }
 
 fn loop_xfade(rate: u32) -> usize {
@@ -242,7 +281,7 @@ fn loop_xfade(rate: u32) -> usize {
 /// A looping track: music tails wrap into the start and the ambience
 /// crossfades across the wrap, so the last sample runs on into the first.
 /// Returns the track's length.
-fn wrap(buses: &mut [(&'static str, Stereo)], amb: &mut Stereo, f: &Frames) -> usize {
+fn wrap(buses: &mut [(&'static str, Stereo)], ambs: &mut [(&'static str, Stereo)], f: &Frames) -> usize {
     let (frames, tail, xfade) = (f.frames, f.tail, loop_xfade(f.rate));
     for (_, st) in buses.iter_mut() {
         for buf in [&mut st.left, &mut st.right] {
@@ -252,27 +291,31 @@ fn wrap(buses: &mut [(&'static str, Stereo)], amb: &mut Stereo, f: &Frames) -> u
         }
         st.truncate(frames);
     }
-    for buf in [&mut amb.left, &mut amb.right] {
-        for i in 0..xfade.min(frames) {
-            let a = (i as f32 + 0.5) / xfade as f32;
-            buf[i] = buf[i] * a.sqrt() + buf[frames + i] * (1.0 - a).sqrt();
+    for (_, amb) in ambs.iter_mut() {
+        for buf in [&mut amb.left, &mut amb.right] {
+            for i in 0..xfade.min(frames) {
+                let a = (i as f32 + 0.5) / xfade as f32;
+                buf[i] = buf[i] * a.sqrt() + buf[frames + i] * (1.0 - a).sqrt();
+            }
         }
+        amb.truncate(frames);
     }
-    amb.truncate(frames);
     frames
 }
 
 /// A track with an end: the ambience fades in, everything fades out at the
 /// very end. Returns the track's length.
-fn fade(buses: &mut [(&'static str, Stereo)], amb: &mut Stereo, f: &Frames) -> usize {
+fn fade(buses: &mut [(&'static str, Stereo)], ambs: &mut [(&'static str, Stereo)], f: &Frames) -> usize {
     let fade_in = f64::from(f.rate) as usize;
-    for buf in [&mut amb.left, &mut amb.right] {
-        for (i, v) in buf.iter_mut().take(fade_in).enumerate() {
-            *v *= i as f32 / fade_in as f32;
+    for (_, amb) in ambs.iter_mut() {
+        for buf in [&mut amb.left, &mut amb.right] {
+            for (i, v) in buf.iter_mut().take(fade_in).enumerate() {
+                *v *= i as f32 / fade_in as f32;
+            }
         }
     }
     let fade = (END_FADE_SECONDS * f64::from(f.rate)) as usize;
-    for st in buses.iter_mut().map(|(_, s)| s).chain(std::iter::once(amb)) {
+    for st in buses.iter_mut().chain(ambs.iter_mut()).map(|(_, s)| s) {
         for buf in [&mut st.left, &mut st.right] {
             let n = buf.len();
             for i in 0..fade.min(n) {
@@ -295,12 +338,12 @@ fn add_into(mix: &mut Stereo, st: &Stereo) {
 /// The pre-master mix, and the stems when kept (the ambience last).
 fn mix_down(
     mut buses: Vec<(&'static str, Stereo)>,
-    amb: Stereo,
+    ambs: Vec<(&'static str, Stereo)>,
     stems: bool,
     frames: usize,
 ) -> (Stereo, Vec<(&'static str, Stereo)>) {
     if stems {
-        buses.push(("ambience", amb));
+        buses.extend(ambs);
         let mut mix = Stereo::silent(frames);
         for (_, st) in &buses {
             add_into(&mut mix, st);
@@ -309,7 +352,9 @@ fn mix_down(
     } else {
         // The music sum becomes the mix.
         let mut mix = buses.swap_remove(0).1;
-        add_into(&mut mix, &amb);
+        for (_, amb) in &ambs {
+            add_into(&mut mix, amb);
+        }
         (mix, Vec::new())
     }
 }

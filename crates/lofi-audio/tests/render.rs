@@ -36,6 +36,7 @@ fn options() -> RenderOptions {
         looped: false,
         block: 512,
         stems: true,
+        ambience_stems: false,
     }
 }
 

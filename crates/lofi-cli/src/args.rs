@@ -235,6 +235,10 @@ pub struct TrackArgs {
     /// (rolled a little and laid back); `as-is` plays it as written.
     #[arg(long, default_value_t = track_defaults().keys, value_name = "STYLE")]
     pub keys: KeysStyle,
+    /// How busy the keys' top line, hats and ghost notes are: 0 sparse,
+    /// 0.5 as arranged, 1 busy.
+    #[arg(long, default_value_t = track_defaults().density, value_name = "X")]
+    pub density: f64,
 }
 
 fn track_defaults() -> TrackSettings {
@@ -278,6 +282,8 @@ impl TrackArgs {
             drums_model: self.drums_model.clone(),
             chords: self.chords,
             keys: self.keys,
+            density: self.density,
+            ambience_stems: false,
         }
     }
 }

@@ -37,8 +37,9 @@ pub fn train(e: ModelError) -> anyhow::Error {
 
 /// The track settings that are flags of `render` and `generate` (a preset
 /// file's own settings, such as `drums.swing`, keep their names).
-const TRACK_FLAGS: [&str; 8] = [
+const TRACK_FLAGS: [&str; 9] = [
     "minutes",
+    "density",
     "bpm",
     "swing",
     "bits",

@@ -8,14 +8,6 @@ use crate::args::ServeArgs;
 use crate::flags;
 
 pub fn run(a: ServeArgs) -> anyhow::Result<()> {
-    if !(lofi_radio::controls::TEMPERATURE.0..=lofi_radio::controls::TEMPERATURE.1).contains(&a.temperature) {
-        anyhow::bail!(
-            "--temperature {} is out of range ({} to {})",
-            a.temperature,
-            lofi_radio::controls::TEMPERATURE.0,
-            lofi_radio::controls::TEMPERATURE.1
-        );
-    }
     let track = a.track.settings(a.bpm);
     // The track options are checked the same way as `lofi render`'s.
     track.validate().map_err(flags::track)?;
@@ -33,6 +25,15 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         temperature: a.temperature,
         ..RadioOptions::default()
     };
+    // The library checks the options; a value from a flag is named as the flag.
+    options.validate().map_err(|e| match e {
+        lofi_radio::RadioError::Config {
+            what: "temperature",
+            value,
+            problem,
+        } => anyhow::anyhow!("--temperature {value} {problem}"),
+        other => anyhow::Error::new(other),
+    })?;
     lofi_radio::serve(options, announce).context("lofi serve")
 }
 

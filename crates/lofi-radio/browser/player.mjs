@@ -1,7 +1,8 @@
 // The player page in a real browser (Debian's Chromium, headless, driven
 // by playwright-core): it loads with no console errors, play makes the
-// audio advance, a changed control reaches the next track's settings,
-// skip changes the track. `--screenshot FILE` also saves the page.
+// audio advance, a mix slider (and the `d` key) is heard within 2 s by
+// what /api/status reports, a changed control reaches the tracks'
+// settings, skip changes the track. `--screenshot FILE` also saves the page.
 //
 //   node player.mjs PATH/TO/lofi [--screenshot docs/img/player.png]
 import { spawn } from "node:child_process";
@@ -67,6 +68,20 @@ try {
   await page.waitForFunction(() => document.getElementById("audio").currentTime > 1.5, null, { timeout: 20000 });
   const t = await page.evaluate(() => document.getElementById("audio").currentTime);
   check(t > 1.5, `play: audio.currentTime advanced to ${t.toFixed(2)} s`);
+
+  // Mix controls: a slider move and the `d` key are in the stream within
+  // 2 s of the action, as /api/status reports what is heard.
+  const moved = Date.now();
+  await page.$eval("input[name=brightness]", (el) => { el.value = "0.2"; el.dispatchEvent(new Event("input", { bubbles: true })); });
+  const b = await until("brightness heard", 2, (s) => s.settings.brightness === 0.2 && s.heard.brightness && s.heard.brightness.heard_s != null);
+  check(true, `brightness slider: heard from stream second ${b.heard.brightness.heard_s.toFixed(2)} (posted at ${b.heard.brightness.posted_s.toFixed(2)}), ${Date.now() - moved} ms after the move`);
+  const pressed = Date.now();
+  await page.keyboard.press("d");
+  const d = await until("d mutes drums", 2, (s) => s.settings.drums_gain === 0 && s.heard.drums_gain && s.heard.drums_gain.heard_s != null);
+  check(true, `key d: drums muted, heard ${Date.now() - pressed} ms after the key`);
+  await page.keyboard.press("d");
+  await until("d unmutes drums", 2, (s) => s.settings.drums_gain === 1);
+  check(true, "key d again: drums back at 1");
 
   // A control: drums off for the next tracks.
   await page.selectOption("select[name=drums]", "off");

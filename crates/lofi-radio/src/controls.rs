@@ -1,6 +1,10 @@
-//! The live controls of the station: what listeners change for the tracks
-//! still to be made, each value checked with its field and allowed range
-//! named, so the page (or `curl`) is told exactly what was wrong.
+//! The live controls of the station, each value checked with its field and
+//! allowed range named, so the page (or `curl`) is told exactly what was
+//! wrong. Each control is heard at one of three moments ([`When`]): the mix
+//! (stem gains, ambience, brightness) at once, in the deck; the music
+//! (tempo, chords, drums, swing, preset, density) from the next 4-bar
+//! phrase of the track playing, re-rendered; a new track (temperature,
+//! length) crossfaded in at the next phrase.
 
 use lofi_arrange::ChordColor;
 use lofi_audio::BUILTIN_PRESETS;
@@ -52,7 +56,25 @@ impl Tempo {
     }
 }
 
-/// What listeners may change for upcoming tracks.
+/// When a change of a control is heard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum When {
+    /// In the next chunk the deck mixes (the track's stems, live gains).
+    Mix,
+    /// From the next phrase boundary of the track playing (re-rendered).
+    Phrase,
+    /// A new track, crossfaded in at the next phrase boundary.
+    Track,
+}
+
+/// Mix gains the station accepts (0 mutes, 1 as rendered, 2 = +6 dB).
+pub const GAIN: (f64, f64) = (0.0, 2.0);
+/// Brightness and density: 0 to 1, 0.5 as the preset and arrangement make it.
+pub const UNIT: (f64, f64) = (0.0, 1.0);
+
+/// What listeners may change: the mix of the track playing, its music from
+/// the next phrase, and upcoming tracks.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Controls {
     pub temperature: f64,
@@ -70,6 +92,24 @@ pub struct Controls {
     pub drums: DrumSource,
     pub preset: String,
     pub minutes: f64,
+    /// Stem gains of the live mix (0 mutes, 1 as rendered, up to 2).
+    pub keys: f64,
+    pub bass: f64,
+    /// The drums stem's gain (`drums` is where the grooves come from; the
+    /// API takes a number for `drums` as this gain too).
+    pub drums_gain: f64,
+    /// A low-pass (below 0.5) or high shelf (above) over the music, 0 to 1.
+    pub brightness: f64,
+    /// How busy the keys' top line, hats and ghost notes are, 0 to 1.
+    pub density: f64,
+}
+
+/// The live mix: what the deck applies to each chunk.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mix {
+    /// Gains of keys, bass, drums, rain, vinyl, tape, in [`crate::station::STEMS`] order.
+    pub gains: [f64; 6],
+    pub brightness: f64,
 }
 
 /// The command line's word for a chord colour.
@@ -103,19 +143,29 @@ impl SettingError {
     }
 }
 
-/// The fields of [`Controls`] as the API names them.
-pub const FIELDS: [&str; 10] = [
-    "temperature",
-    "bpm",
-    "swing",
-    "rain",
-    "vinyl",
-    "tape",
-    "chords",
-    "drums",
-    "preset",
-    "minutes",
+/// The fields of [`Controls`] as the API names them, and when each is heard.
+pub const FIELDS: [(&str, When); 15] = [
+    ("temperature", When::Track),
+    ("minutes", When::Track),
+    ("bpm", When::Phrase),
+    ("swing", When::Phrase),
+    ("chords", When::Phrase),
+    ("drums", When::Phrase),
+    ("preset", When::Phrase),
+    ("density", When::Phrase),
+    ("keys", When::Mix),
+    ("bass", When::Mix),
+    ("drums_gain", When::Mix),
+    ("rain", When::Mix),
+    ("vinyl", When::Mix),
+    ("tape", When::Mix),
+    ("brightness", When::Mix),
 ];
+
+/// When a change of `field` is heard.
+pub fn when(field: &str) -> Option<When> {
+    FIELDS.iter().find(|(f, _)| *f == field).map(|&(_, w)| w)
+}
 
 fn number(field: &str, v: &Value, allowed: &str) -> Result<f64, SettingError> {
     v.as_f64()
@@ -167,27 +217,60 @@ impl Controls {
             drums: s.drums,
             preset: s.preset.clone(),
             minutes: s.minutes,
+            keys: 1.0,
+            bass: 1.0,
+            drums_gain: 1.0,
+            brightness: lofi_audio::live::NEUTRAL_BRIGHTNESS,
+            density: s.density,
         }
+    }
+
+    /// The live mix these controls set.
+    pub fn mix(&self) -> Mix {
+        Mix {
+            gains: [
+                self.keys,
+                self.bass,
+                self.drums_gain,
+                self.rain,
+                self.vinyl,
+                self.tape,
+            ],
+            brightness: self.brightness,
+        }
+    }
+
+    /// The fields whose values differ between these controls and `other`.
+    pub fn changed(&self, other: &Controls) -> Vec<&'static str> {
+        let (a, b) = (serde_json::to_value(self), serde_json::to_value(other));
+        let (Ok(Value::Object(a)), Ok(Value::Object(b))) = (a, b) else {
+            return Vec::new();
+        };
+        FIELDS
+            .iter()
+            .map(|&(f, _)| f)
+            .filter(|f| a.get(*f) != b.get(*f))
+            .collect()
     }
 
     /// The track settings for a track: `base` (what the station was started
     /// with: SoundFont, sample format, drums model) with these controls.
     /// Tempo is not set here (it is drawn per track, see [`Tempo::for_track`]).
+    /// Keys, bass and drums are rendered as stems the deck mixes live; rain,
+    /// vinyl and tape are not rendered: the deck plays its own endless bed.
     pub fn track_settings(&self, base: &TrackSettings) -> TrackSettings {
         TrackSettings {
             minutes: self.minutes,
             bpm: None,
             swing: self.swing,
-            ambience: lofi_audio::Layers::ALL,
-            ambience_levels: AmbienceLevels {
-                rain: self.rain,
-                vinyl: self.vinyl,
-                tape: self.tape,
-            },
+            ambience: lofi_audio::Layers::NONE,
+            ambience_levels: AmbienceLevels::default(),
             chords: self.chords,
             drums: self.drums,
             preset: self.preset.clone(),
-            stems: false,
+            density: self.density,
+            stems: true,
+            ambience_stems: true,
             looped: false,
             ..base.clone()
         }
@@ -196,7 +279,7 @@ impl Controls {
     /// These controls with the JSON object `body` laid over them, every
     /// value checked; nothing changes unless all are good.
     pub fn patched(&self, body: &[u8]) -> Result<Self, SettingError> {
-        let all = FIELDS.join(", ");
+        let all = FIELDS.map(|(f, _)| f).join(", ");
         let value: Value = serde_json::from_slice(body)
             .map_err(|e| SettingError::new("body", format!("the body is not JSON: {e}"), "a JSON object"))?;
         let Value::Object(map) = value else {
@@ -257,6 +340,25 @@ impl Controls {
                         _ => self.tape = x,
                     }
                 }
+                "keys" | "bass" | "drums_gain" => {
+                    let x = in_range(k, number(k, v, "0 to 2")?, GAIN)?;
+                    match k.as_str() {
+                        "keys" => self.keys = x,
+                        "bass" => self.bass = x,
+                        _ => self.drums_gain = x,
+                    }
+                }
+                "drums" if v.is_number() => {
+                    self.drums_gain = in_range(k, number(k, v, "0 to 2")?, GAIN)?;
+                }
+                "brightness" | "density" => {
+                    let x = in_range(k, number(k, v, "0 to 1")?, UNIT)?;
+                    if k == "brightness" {
+                        self.brightness = x;
+                    } else {
+                        self.density = x;
+                    }
+                }
                 "chords" => {
                     let allowed = "keep, 7ths or 9ths";
                     let t = text(k, v, allowed)?;
@@ -265,7 +367,7 @@ impl Controls {
                     })?;
                 }
                 "drums" => {
-                    let allowed = "learned, library or off";
+                    let allowed = "learned, library or off (or a gain, 0 to 2)";
                     let t = text(k, v, allowed)?;
                     self.drums = t.parse().map_err(|_| {
                         SettingError::new(k, format!("drums {t:?} is not one of {allowed}"), allowed)
@@ -347,7 +449,7 @@ mod tests {
 
     #[test]
     fn each_bad_value_names_its_field_and_what_is_allowed() {
-        let cases: [(&[u8], &str, &str); 12] = [
+        let cases: [(&[u8], &str, &str); 16] = [
             (b"{", "body", "JSON object"),
             (b"[1]", "body", "object"),
             (br#"{"temperature": 5}"#, "temperature", "0.1 to 2"),
@@ -357,7 +459,11 @@ mod tests {
             (br#"{"swing": 99}"#, "swing", "50 to 75"),
             (br#"{"vinyl": -1}"#, "vinyl", "0 to 2"),
             (br#"{"chords": "11ths"}"#, "chords", "keep, 7ths or 9ths"),
-            (br#"{"drums": 3}"#, "drums", "learned, library or off"),
+            (br#"{"drums": true}"#, "drums", "learned, library or off"),
+            (br#"{"drums": 3}"#, "drums", "0 to 2"),
+            (br#"{"keys": -0.1}"#, "keys", "0 to 2"),
+            (br#"{"brightness": 1.5}"#, "brightness", "0 to 1"),
+            (br#"{"density": "busy"}"#, "density", "0 to 1"),
             (br#"{"preset": "/etc/passwd"}"#, "preset", "study, rainy, dusty"),
             (br#"{"volume": 3}"#, "volume", "temperature"),
         ];
@@ -368,6 +474,30 @@ mod tests {
         }
         // Nothing is half applied.
         assert!(base().patched(br#"{"temperature": 0.5, "bpm": 999}"#).is_err());
+    }
+
+    #[test]
+    fn each_field_is_heard_at_its_moment_and_a_number_for_drums_is_its_gain() {
+        let b = base();
+        let c = b
+            .patched(br#"{"drums": 0, "bass": 0.5, "brightness": 0.2, "density": 0.9, "temperature": 1.2}"#)
+            .unwrap();
+        assert_eq!((c.drums_gain, c.drums), (0.0, b.drums));
+        assert_eq!(
+            b.changed(&c),
+            ["temperature", "density", "bass", "drums_gain", "brightness"]
+        );
+        let whens: Vec<_> = b.changed(&c).iter().map(|f| when(f).unwrap()).collect();
+        assert_eq!(
+            whens,
+            [When::Track, When::Phrase, When::Mix, When::Mix, When::Mix]
+        );
+        assert_eq!(c.mix().gains, [1.0, 0.5, 0.0, 1.0, 1.0, 1.0]);
+        // Every field the API names is one of the controls' and has a moment.
+        let json = serde_json::to_value(&c).unwrap();
+        let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), FIELDS.len());
+        assert!(FIELDS.iter().all(|(f, _)| json.get(*f).is_some()), "{keys:?}");
     }
 
     #[test]

@@ -85,6 +85,36 @@ impl Default for RadioOptions {
     }
 }
 
+impl RadioOptions {
+    /// Checks what needs no file: the temperature's range, listeners and
+    /// history at least 1, the stream's sample rate.
+    pub fn validate(&self) -> Result<(), RadioError> {
+        let (lo, hi) = controls::TEMPERATURE;
+        if !(lo..=hi).contains(&self.temperature) {
+            return Err(RadioError::Config {
+                what: "temperature",
+                value: self.temperature.to_string(),
+                problem: format!("is out of range ({lo} to {hi})"),
+            });
+        }
+        if self.track.sample_rate != mp3::SAMPLE_RATE {
+            return Err(RadioError::Config {
+                what: "sample rate",
+                value: self.track.sample_rate.to_string(),
+                problem: format!("is not the stream's; use {}", mp3::SAMPLE_RATE),
+            });
+        }
+        if self.max_listeners == 0 || self.history == 0 {
+            return Err(RadioError::Config {
+                what: "listeners and history",
+                value: format!("{} and {}", self.max_listeners, self.history),
+                problem: "must both be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A random token for a station reachable from the network.
 fn random_token() -> Result<String, RadioError> {
     let mut bytes = [0u8; 16];
@@ -111,26 +141,13 @@ impl Radio {
     /// the producer, the deck, the server (and the Icecast push). Must be
     /// called inside a tokio runtime.
     pub async fn start(options: RadioOptions) -> Result<Radio, RadioError> {
+        options.validate()?;
         let controls = Controls::from_settings(&options.track, options.temperature);
         // The track library checks the settings (and loads files) here, so
         // a bad option fails at start, not on the first track.
         let mut first = controls.track_settings(&options.track);
         first.minutes = first.minutes.min(options.first_minutes);
         let first = lofi_track::TrackMaker::new(first)?;
-        if options.track.sample_rate != mp3::SAMPLE_RATE {
-            return Err(RadioError::Config {
-                what: "sample rate",
-                value: options.track.sample_rate.to_string(),
-                problem: format!("is not the stream's; use {}", mp3::SAMPLE_RATE),
-            });
-        }
-        if options.max_listeners == 0 || options.history == 0 {
-            return Err(RadioError::Config {
-                what: "listeners and history",
-                value: format!("{} and {}", options.max_listeners, options.history),
-                problem: "must both be at least 1".into(),
-            });
-        }
         let model = Model::load(&options.model)?;
         let index = if options.model == "default" {
             Some(NoveltyIndex::from_bytes(DEFAULT_INDEX)?)

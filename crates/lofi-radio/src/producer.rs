@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use lofi_core::Seed;
 use lofi_gen::{GenerateOptions, Model, NoveltyIndex, SamplerOptions};
-use lofi_track::{GenerateJob, TrackMaker, TrackSettings};
+use lofi_track::{GenerateJob, Made, Source, TrackMaker, TrackSettings};
 use serde_json::json;
 
 use crate::controls::Controls;
 use crate::error::RadioError;
-use crate::station::{lock, log, Ready, Station, TrackFiles, TrackInfo};
+use crate::station::{lock, log, Cut, Ready, Station, Stem, TrackFiles, TrackInfo, Versions, STEMS};
 
 /// Track seeds are below this.
 pub const TRACK_SEEDS: u64 = 1_000_000_000;
@@ -108,40 +108,65 @@ fn roll(arrangement: &lofi_arrange::Arrangement) -> Vec<[f64; 4]> {
         .collect()
 }
 
+/// What the deck needs of a made track: its music stems at the gain its
+/// mastering chose, and its phrase length.
+fn ready(made: &Made, info: TrackInfo, versions: Versions, cut: Cut) -> Ready {
+    let gain = 10f64.powf(made.track.mastered.gain_db / 20.0) as f32;
+    let stems = STEMS
+        .iter()
+        .map(|name| {
+            made.track
+                .stems
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, st)| Stem::new(&st.left, &st.right, gain))
+        })
+        .collect();
+    let bar_s = 4.0 * 60.0 / made.arrangement.bpm;
+    let p = &made.preset().ambience;
+    Ready {
+        info,
+        stems,
+        gain,
+        ambience_db: [p.rain_db, p.vinyl_db, p.tape_db],
+        phrase_frames: PHRASE_BARS * bar_s * f64::from(crate::mp3::SAMPLE_RATE),
+        versions,
+        cut,
+        ready_at: Instant::now(),
+    }
+}
+
+/// Bars of a phrase: where music changes are heard.
+pub const PHRASE_BARS: f64 = 4.0;
+
 impl Producer {
     /// Runs until the station stops.
     pub fn run(mut self) {
         let mut next_id = 0u64;
-        let mut maker: Option<(u64, bool, TrackMaker)> = self.first.take().map(|m| (0, true, m));
         let mut failures = 0u32;
+        // The newest maker (its files are reused by the next) and the
+        // versions it was made for.
+        let mut maker: Option<(Versions, bool, TrackMaker)> =
+            self.first.take().map(|m| (Versions::default(), true, m));
+        // What was last handed for a phrase boundary: (track id, versions).
+        let mut handed: Option<(u64, Versions)> = None;
         while !self.station.is_stopping() {
-            let (controls, generation) = self.station.controls();
-            {
-                let mut queue = lock(&self.station.queue);
-                while !self.station.is_stopping()
-                    && queue.iter().filter(|r| r.generation == generation).count() >= AHEAD
-                    && self.station.controls().1 == generation
-                {
-                    queue = self.station.wait(queue, Duration::from_millis(250));
-                }
-            }
-            if self.station.is_stopping() {
-                break;
-            }
-            let (controls, generation) = if self.station.controls().1 == generation {
-                (controls, generation)
-            } else {
-                self.station.controls()
-            };
+            let (controls, v) = self.station.controls();
             let first = next_id == 0;
-            let fresh = !matches!(&maker, Some((g, f, _)) if *g == generation && *f == first);
-            if fresh {
+            if maker
+                .as_ref()
+                .is_none_or(|(mv, f, _)| (mv.music, mv.track) != (v.music, v.track) || *f != first)
+            {
                 let mut settings = controls.track_settings(&self.base);
                 if first {
                     settings.minutes = settings.minutes.min(self.station.config.first_minutes);
                 }
-                match TrackMaker::new(settings) {
-                    Ok(m) => maker = Some((generation, first, m)),
+                let made = match &maker {
+                    Some((_, _, m)) => m.retuned(settings),
+                    None => TrackMaker::new(settings),
+                };
+                match made {
+                    Ok(m) => maker = Some((v, first, m)),
                     Err(e) => {
                         self.failed(next_id, &RadioError::Track(e), &mut failures);
                         continue;
@@ -149,12 +174,60 @@ impl Producer {
                 }
             }
             let Some((_, _, m)) = maker.as_ref() else { continue };
+            // 1. The track playing was made with older music or track
+            // controls: its re-render, or a new track, for the next phrase.
+            let playing = lock(&self.station.playing)
+                .now
+                .as_ref()
+                .map(|t| (t.id, t.seed, t.versions));
+            if let Some((id, seed, pv)) = playing {
+                let stale = (pv.music, pv.track) != (v.music, v.track);
+                let pending = handed.is_some_and(|(hid, hv)| {
+                    (hv.music, hv.track) == (v.music, v.track) && (hid == id || hv.track != pv.track)
+                });
+                if stale && !pending {
+                    let result = if pv.track != v.track {
+                        let id = next_id;
+                        next_id += 1;
+                        self.make(id, &controls, v, m, Cut::AtPhrase)
+                    } else {
+                        self.remake(id, seed, &controls, v, m)
+                    };
+                    handed = Some((id, v));
+                    match result {
+                        Ok(r) => {
+                            failures = 0;
+                            if self.station.controls().1 == v {
+                                let id = r.info.id;
+                                *lock(&self.station.at_phrase) = Some(r);
+                                handed = Some((id, v));
+                                self.station.changed();
+                            }
+                        }
+                        Err(e) => self.failed(id, &e, &mut failures),
+                    }
+                    continue;
+                }
+            }
+            // 2. Keep a track made with the current controls waiting.
+            let waiting = {
+                let same = |r: &Ready| (r.versions.music, r.versions.track) == (v.music, v.track);
+                let queue = lock(&self.station.queue);
+                let n = queue.iter().filter(|r| same(r)).count();
+                if n >= AHEAD {
+                    drop(self.station.wait(queue, Duration::from_millis(250)));
+                }
+                n >= AHEAD
+            };
+            if waiting {
+                continue;
+            }
             let id = next_id;
             next_id += 1;
-            match self.make(id, &controls, generation, m) {
+            match self.make(id, &controls, v, m, Cut::Next) {
                 Ok(ready) => {
                     failures = 0;
-                    self.queue(ready, generation);
+                    self.queue(ready, v);
                 }
                 Err(e) => self.failed(id, &e, &mut failures),
             }
@@ -179,7 +252,6 @@ impl Producer {
             st.tracks_failed += 1;
             st.last_error = Some(text);
         }
-        let _ = std::fs::remove_dir_all(track_dir(&self.station.config.cache_dir, id));
         *failures += 1;
         let pause = Duration::from_millis(200 * u64::from((*failures).min(10)));
         let queue = lock(&self.station.queue);
@@ -187,36 +259,165 @@ impl Producer {
         self.station.changed();
     }
 
-    /// Adds a track made with `generation`, dropping any waiting track
-    /// made with older controls (its files too).
-    fn queue(&self, ready: Ready, generation: u64) {
+    /// Adds a track made with `versions`, dropping any waiting track
+    /// made with older music or track controls (its files too).
+    fn queue(&self, ready: Ready, versions: Versions) {
+        let same = |r: &Ready| (r.versions.music, r.versions.track) == (versions.music, versions.track);
         let stale: Vec<u64> = {
             let mut queue = lock(&self.station.queue);
-            let stale = queue
-                .iter()
-                .filter(|r| r.generation != generation)
-                .map(|r| r.info.id)
-                .collect();
-            queue.retain(|r| r.generation == generation);
+            let stale = queue.iter().filter(|r| !same(r)).map(|r| r.info.id).collect();
+            queue.retain(same);
             queue.push_back(ready);
             stale
         };
         for id in stale {
             let _ = std::fs::remove_dir_all(track_dir(&self.station.config.cache_dir, id));
         }
-        let keep = self.station.config.history + AHEAD + 2;
+        let keep = self.station.config.history + AHEAD + 3;
         if let Err(e) = prune(&self.station.config.cache_dir, keep) {
             log(&self.station, &format!("could not prune the cache: {e}"));
         }
         self.station.changed();
     }
 
+    /// What is listed of track `id` (made from `seed`).
+    fn info(
+        &self,
+        (id, seed): (u64, u64),
+        made: &Made,
+        controls: &Controls,
+        versions: Versions,
+        model: String,
+        start: Instant,
+    ) -> TrackInfo {
+        let bpm = made.arrangement.bpm;
+        let key = made.key.map(|k| k.to_string());
+        let minutes = made.settings().minutes;
+        TrackInfo {
+            id,
+            title: format!(
+                "lofi #{id}{} · {bpm:.0} BPM",
+                key.as_ref().map(|k| format!(" · {k}")).unwrap_or_default()
+            ),
+            seed,
+            bpm,
+            key,
+            model,
+            duration_s: made.track.duration_seconds(),
+            settings: Controls {
+                minutes,
+                ..controls.clone()
+            },
+            make_seconds: start.elapsed().as_secs_f64(),
+            command: command(seed, bpm, controls, minutes, &self.station.config.model_name),
+            started_s: None,
+            files: TrackFiles::of(id),
+            versions,
+        }
+    }
+
+    /// Writes `track.json` (the listing, the generation's figures and the
+    /// piano roll) beside a track's files.
+    fn record(
+        &self,
+        dir: &Path,
+        info: &TrackInfo,
+        generation: &serde_json::Value,
+        made: &Made,
+    ) -> Result<(), RadioError> {
+        let record = json!({
+            "track": info,
+            "generation": generation,
+            "notes": roll(&made.arrangement),
+        });
+        let bytes = serde_json::to_vec(&record).map_err(|e| RadioError::Encoder(e.to_string()))?;
+        let path = dir.join("track.json");
+        lofi_core::write_atomic(&path, &bytes).map_err(|source| RadioError::Cache { path, source })
+    }
+
+    fn counted(&self, info: &TrackInfo, what: &str) {
+        {
+            let mut st = lock(&self.station.stats);
+            st.tracks_made += 1;
+            st.make_seconds += info.make_seconds;
+            st.audio_seconds_made += info.duration_s;
+        }
+        log(
+            &self.station,
+            &format!(
+                "{what} {} ({:.0} s of audio in {:.2} s)",
+                info.title, info.duration_s, info.make_seconds
+            ),
+        );
+    }
+
+    /// The track playing (`id`, made from `seed`), re-rendered from its own
+    /// sample with the music controls now set: it takes over at the next
+    /// phrase boundary.
+    fn remake(
+        &self,
+        id: u64,
+        seed: u64,
+        controls: &Controls,
+        versions: Versions,
+        maker: &TrackMaker,
+    ) -> Result<Ready, RadioError> {
+        let start = Instant::now();
+        let dir = track_dir(&self.station.config.cache_dir, id);
+        let sample = dir.join("sample.mid");
+        let bytes = std::fs::read(&sample).map_err(|source| RadioError::Cache {
+            path: sample.clone(),
+            source,
+        })?;
+        let score = lofi_score::Score::read_midi(&bytes)
+            .map_err(|e| RadioError::Encoder(format!("{}: {e}", sample.display())))?
+            .score;
+        let seed_t = Seed(seed);
+        let bpm = controls
+            .bpm
+            .for_track(seed_t)
+            .unwrap_or_else(|| lofi_score::tempo::decide(None, None, seed_t));
+        let grooves = maker.grooves(seed_t);
+        let made = maker.make_with(&score, seed_t, bpm, grooves, start)?;
+        self.check_rate(&made)?;
+        let model = lock(&self.station.playing)
+            .now
+            .as_ref()
+            .map_or_else(|| self.model.name.clone(), |t| t.model.clone());
+        let info = self.info((id, seed), &made, controls, versions, model, start);
+        let ready = ready(&made, info.clone(), versions, Cut::Replace);
+        self.counted(&info, "re-rendered");
+        // Handed over before its files are written: the deck need not wait.
+        let source = Source {
+            command: "radio",
+            input: "sample.mid".into(),
+            fingerprint: None,
+            warnings: Vec::new(),
+            generation: None,
+        };
+        made.write(&dir.join("track.wav"), &source)?;
+        self.record(&dir, &info, &json!(null), &made)?;
+        Ok(ready)
+    }
+
+    fn check_rate(&self, made: &Made) -> Result<(), RadioError> {
+        if made.track.sample_rate != crate::mp3::SAMPLE_RATE {
+            return Err(RadioError::Config {
+                what: "sample rate",
+                value: made.track.sample_rate.to_string(),
+                problem: format!("is not the stream's {} Hz", crate::mp3::SAMPLE_RATE),
+            });
+        }
+        Ok(())
+    }
+
     fn make(
         &self,
         id: u64,
         controls: &Controls,
-        generation: u64,
+        versions: Versions,
         maker: &TrackMaker,
+        cut: Cut,
     ) -> Result<Ready, RadioError> {
         let start = Instant::now();
         let station = &self.station;
@@ -246,72 +447,22 @@ impl Producer {
         };
         let (summary, made) = lofi_track::generate_made(&job)?;
         let made = made.ok_or_else(|| RadioError::Encoder("no track was made".into()))?;
-        let bpm = summary.sample.bpm;
-        let key = summary.sample.key.clone();
-        let minutes = maker.settings().minutes;
-        let info = TrackInfo {
-            id,
-            title: format!(
-                "lofi #{id}{} · {bpm:.0} BPM",
-                key.as_ref().map(|k| format!(" · {k}")).unwrap_or_default()
-            ),
-            seed,
-            bpm,
-            key,
-            model: summary.model.clone(),
-            duration_s: made.track.duration_seconds(),
-            settings: Controls {
-                minutes,
-                ..controls.clone()
-            },
-            make_seconds: start.elapsed().as_secs_f64(),
-            command: command(seed, bpm, controls, minutes, &station.config.model_name),
-            started_s: None,
-            files: TrackFiles::of(id),
-        };
-        let record = json!({
-            "track": info,
-            "generation": summary,
-            "notes": roll(&made.arrangement),
-        });
-        let bytes = serde_json::to_vec(&record).map_err(|e| RadioError::Encoder(e.to_string()))?;
-        let path = dir.join("track.json");
-        lofi_core::write_atomic(&path, &bytes).map_err(|source| RadioError::Cache { path, source })?;
-        if made.track.sample_rate != crate::mp3::SAMPLE_RATE {
-            return Err(RadioError::Config {
-                what: "sample rate",
-                value: made.track.sample_rate.to_string(),
-                problem: format!("is not the stream's {} Hz", crate::mp3::SAMPLE_RATE),
-            });
-        }
-        let master = &made.track.master;
-        let to_i16 = |v: f32| (v.clamp(-1.0, 1.0) * 32767.0).round() as i16;
-        let pcm: Vec<i16> = master
-            .left
-            .iter()
-            .zip(&master.right)
-            .flat_map(|(&l, &r)| [to_i16(l), to_i16(r)])
-            .collect();
-        let make_seconds = start.elapsed().as_secs_f64();
-        {
-            let mut st = lock(&station.stats);
-            st.tracks_made += 1;
-            st.make_seconds += make_seconds;
-            st.audio_seconds_made += info.duration_s;
-        }
-        log(
-            station,
-            &format!(
-                "made {} ({:.0} s of audio in {make_seconds:.2} s)",
-                info.title, info.duration_s
-            ),
+        self.check_rate(&made)?;
+        let info = self.info(
+            (id, seed),
+            &made,
+            controls,
+            versions,
+            summary.model.clone(),
+            start,
         );
-        Ok(Ready {
-            info: TrackInfo { make_seconds, ..info },
-            pcm,
-            generation,
-            ready_at: Instant::now(),
-        })
+        self.record(&dir, &info, &json!(summary), &made)?;
+        let info = TrackInfo {
+            make_seconds: start.elapsed().as_secs_f64(),
+            ..info
+        };
+        self.counted(&info, "made");
+        Ok(ready(&made, info, versions, cut))
     }
 }
 

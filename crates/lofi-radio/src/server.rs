@@ -136,11 +136,20 @@ async fn settings(State(station): State<Arc<Station>>, headers: HeaderMap, body:
     let (current, _) = station.controls();
     match current.patched(&body) {
         Ok(c) => {
-            log(&station, &format!("settings for the next tracks: {}", json!(c)));
-            station.set_controls(c.clone());
+            let changed = station.set_controls(c.clone());
+            if !changed.is_empty() {
+                log(&station, &format!("settings changed: {}", changed.join(", ")));
+            }
+            // Each field changed and when it is heard: the mix in the next
+            // chunk, the music from the next phrase, a new track at the
+            // next phrase boundary.
+            let when: serde_json::Map<String, serde_json::Value> = changed
+                .iter()
+                .map(|f| (f.to_string(), json!(crate::controls::when(f))))
+                .collect();
             (
                 [(header::CONTENT_TYPE, "application/json")],
-                json!({ "settings": c }).to_string(),
+                json!({ "settings": c, "changed": when, "stream_s": station.stream_s() }).to_string(),
             )
                 .into_response()
         }

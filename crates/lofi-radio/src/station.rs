@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, watch};
 
-use crate::controls::Controls;
+use crate::controls::{Controls, Mix, When};
 
 /// Seconds of audio a new listener is sent at once, so playback starts
 /// without waiting for real time to fill the player's buffer.
@@ -49,6 +49,9 @@ pub struct TrackInfo {
     /// Stream seconds when it began playing (`None` while queued).
     pub started_s: Option<f64>,
     pub files: TrackFiles,
+    /// The controls' versions it was made with.
+    #[serde(skip)]
+    pub versions: Versions,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -68,21 +71,110 @@ impl TrackFiles {
     }
 }
 
-/// A track made and waiting to play: its audio as interleaved 16-bit
-/// stereo (half the memory of floats; the MP3 cannot tell).
+/// The stems a track hands the deck, in the order of [`Mix::gains`] (whose
+/// last three are the ambience layers the deck makes itself).
+pub const STEMS: [&str; 3] = ["keys", "bass", "drums"];
+
+/// One stem as interleaved 16-bit stereo scaled to its own peak: half the
+/// memory of floats, and 96 dB under each stem's own peak, however quiet
+/// the stem (the rain sits 20 dB under the music).
+pub struct Stem {
+    pcm: Vec<i16>,
+    scale: f32,
+}
+
+impl Stem {
+    /// A stem of `left`/`right` played at `gain` (the track's mastering
+    /// gain, folded into the scale: no second pass when mixing).
+    pub fn new(left: &[f32], right: &[f32], gain: f32) -> Self {
+        let peak = left.iter().chain(right).fold(0.0f32, |m, v| m.max(v.abs()));
+        let to = if peak > 0.0 { 32767.0 / peak } else { 0.0 };
+        let q = |v: f32| (v * to).round().clamp(-32767.0, 32767.0) as i16;
+        Self {
+            pcm: left.iter().zip(right).flat_map(|(&l, &r)| [q(l), q(r)]).collect(),
+            scale: if peak > 0.0 { peak * gain / 32767.0 } else { 0.0 },
+        }
+    }
+
+    pub fn frames(&self) -> usize {
+        self.pcm.len() / 2
+    }
+
+    /// Adds `gain[i]` × frame `from + i` into `left`/`right` (silence past the end).
+    pub fn add(&self, from: usize, gain: &[f32], env: &[f32], left: &mut [f32], right: &mut [f32]) {
+        let frames = self.frames();
+        if from >= frames || self.scale == 0.0 {
+            return;
+        }
+        let n = left.len().min(frames - from);
+        let pcm = &self.pcm[2 * from..2 * (from + n)];
+        for (i, (fr, (l, r))) in pcm
+            .chunks_exact(2)
+            .zip(left.iter_mut().zip(right.iter_mut()))
+            .enumerate()
+        {
+            let g = gain[i] * env[i] * self.scale;
+            *l += f32::from(fr[0]) * g;
+            *r += f32::from(fr[1]) * g;
+        }
+    }
+}
+
+/// The versions of the controls, one per [`When`]: a track made with older
+/// music or track versions is remade.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Versions {
+    pub mix: u64,
+    pub music: u64,
+    pub track: u64,
+}
+
+/// How a track made ready joins the stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// After the track playing, crossfaded as it ends.
+    Next,
+    /// A new track crossfaded in at the next phrase boundary of the one playing.
+    AtPhrase,
+    /// The track playing, re-rendered: it takes over at the next phrase
+    /// boundary, at the same phrase of the new render.
+    Replace,
+}
+
+/// A track made and waiting to play: its stems, mixed live by the deck.
 pub struct Ready {
     pub info: TrackInfo,
-    pub pcm: Vec<i16>,
-    /// The controls' version it was made with.
-    pub generation: u64,
+    /// One per [`STEMS`] (`None`: silent), at the gain its mastering chose.
+    pub stems: Vec<Option<Stem>>,
+    /// That gain, linear: the deck's ambience bed plays under it.
+    pub gain: f32,
+    /// The preset's rain, vinyl and tape levels, dB under the music.
+    pub ambience_db: [f64; 3],
+    /// Frames of one 4-bar phrase at its tempo.
+    pub phrase_frames: f64,
+    /// The controls' versions it was made with.
+    pub versions: Versions,
+    pub cut: Cut,
     pub ready_at: Instant,
 }
 
 impl Ready {
     /// Frames (stereo samples).
     pub fn frames(&self) -> usize {
-        self.pcm.len() / 2
+        self.stems.iter().flatten().map(Stem::frames).max().unwrap_or(0)
     }
+}
+
+/// A control changed and when it is heard.
+#[derive(Clone, Debug, Serialize)]
+pub struct Heard {
+    pub when: When,
+    /// Stream seconds sent when the change was posted.
+    pub posted_s: f64,
+    /// Stream seconds from which the change is in the stream (`None`: not yet).
+    pub heard_s: Option<f64>,
+    #[serde(skip)]
+    version: u64,
 }
 
 /// How the station was set up.
@@ -135,8 +227,13 @@ pub struct Playing {
 
 pub struct Station {
     pub config: StationConfig,
-    controls: Mutex<(Controls, u64)>,
+    controls: Mutex<(Controls, Versions)>,
+    /// Each control changed since the start, and when it was heard.
+    heard: Mutex<std::collections::BTreeMap<&'static str, Heard>>,
     pub queue: Mutex<VecDeque<Ready>>,
+    /// A track for the next phrase boundary ([`Cut::AtPhrase`] or
+    /// [`Cut::Replace`]): the newest replaces any older one.
+    pub at_phrase: Mutex<Option<Ready>>,
     /// Wakes the producer (controls changed, a track taken, stop).
     pub wake: Condvar,
     pub playing: Mutex<Playing>,
@@ -173,8 +270,10 @@ impl Station {
         let (audio, _) = broadcast::channel(FANOUT_CHUNKS);
         Arc::new(Self {
             config,
-            controls: Mutex::new((controls, 0)),
+            controls: Mutex::new((controls, Versions::default())),
+            heard: Mutex::new(Default::default()),
             queue: Mutex::new(VecDeque::new()),
+            at_phrase: Mutex::new(None),
             wake: Condvar::new(),
             playing: Mutex::new(Playing::default()),
             stats: Mutex::new(Stats::default()),
@@ -190,21 +289,70 @@ impl Station {
         })
     }
 
-    /// The controls for upcoming tracks and their version.
-    pub fn controls(&self) -> (Controls, u64) {
+    /// The controls and their versions.
+    pub fn controls(&self) -> (Controls, Versions) {
         lock(&self.controls).clone()
     }
 
-    /// Replaces the controls; tracks made with the old ones and not yet
-    /// playing are remade.
-    pub fn set_controls(&self, c: Controls) {
-        {
+    /// The live mix and its version, for the deck.
+    pub fn mix(&self) -> (Mix, u64) {
+        let g = lock(&self.controls);
+        (g.0.mix(), g.1.mix)
+    }
+
+    /// Replaces the controls: each class of the fields that changed gets a
+    /// new version (the deck mixes with the new mix at once; the producer
+    /// remakes what the music and track versions say), and each changed
+    /// field is listed as waiting to be heard. Returns the fields changed.
+    pub fn set_controls(&self, c: Controls) -> Vec<&'static str> {
+        let posted_s = self.stream_s();
+        let changed = {
             let mut g = lock(&self.controls);
+            let changed = g.0.changed(&c);
+            let mut heard = lock(&self.heard);
+            for when in [When::Mix, When::Phrase, When::Track] {
+                if !changed.iter().any(|f| crate::controls::when(f) == Some(when)) {
+                    continue;
+                }
+                let v = match when {
+                    When::Mix => &mut g.1.mix,
+                    When::Phrase => &mut g.1.music,
+                    When::Track => &mut g.1.track,
+                };
+                *v += 1;
+                for f in changed.iter().filter(|f| crate::controls::when(f) == Some(when)) {
+                    heard.insert(
+                        f,
+                        Heard {
+                            when,
+                            posted_s,
+                            heard_s: None,
+                            version: *v,
+                        },
+                    );
+                }
+            }
             g.0 = c;
-            g.1 += 1;
-        }
+            changed
+        };
         self.wake.notify_all();
         self.changed();
+        changed
+    }
+
+    /// Marks the changes of `when` up to `version` as heard from stream
+    /// second `at_s`.
+    pub fn heard(&self, when: When, version: u64, at_s: f64) {
+        let mut any = false;
+        for h in lock(&self.heard).values_mut() {
+            if h.when == when && h.version <= version && h.heard_s.is_none() {
+                h.heard_s = Some(at_s.max(h.posted_s));
+                any = true;
+            }
+        }
+        if any {
+            self.changed();
+        }
     }
 
     /// Tells pages something changed.
@@ -294,6 +442,7 @@ impl Station {
             "queue": queue,
             "history": history,
             "settings": controls,
+            "heard": json!(*lock(&self.heard)),
         })
     }
 

@@ -27,7 +27,7 @@ pub struct TrackMaker {
     /// The ambience layers that sound (the settings' less those at level 0).
     layers: Layers,
     soundfont: Option<Arc<lofi_audio::SoundFont>>,
-    drums_model: Option<Model>,
+    drums_model: Option<Arc<Model>>,
     format: WavFormat,
 }
 
@@ -54,6 +54,17 @@ impl TrackMaker {
     /// they name, so a bad setting costs nothing and a station loads each
     /// file once.
     pub fn new(settings: TrackSettings) -> Result<Self, TrackError> {
+        Self::loading(settings, None)
+    }
+
+    /// A maker for `settings` that takes the SoundFont and drums model this
+    /// one loaded when they are the same files, so a front end changing
+    /// settings while it runs (the radio) reads no file twice.
+    pub fn retuned(&self, settings: TrackSettings) -> Result<Self, TrackError> {
+        Self::loading(settings, Some(self))
+    }
+
+    fn loading(settings: TrackSettings, from: Option<&TrackMaker>) -> Result<Self, TrackError> {
         settings.validate()?;
         let format = settings.format()?;
         let mut preset = load_preset(&settings.preset)?;
@@ -64,13 +75,20 @@ impl TrackMaker {
             .ambience_levels
             .apply(settings.ambience, &mut preset.ambience);
         preset.validate()?;
-        let soundfont = match &settings.soundfont {
-            Some(p) => Some(lofi_audio::load_soundfont(p)?),
-            None => None,
+        let soundfont = match (&settings.soundfont, from) {
+            (Some(p), Some(m)) if m.settings.soundfont.as_ref() == Some(p) && m.soundfont.is_some() => {
+                m.soundfont.clone()
+            }
+            (Some(p), _) => Some(lofi_audio::load_soundfont(p)?),
+            (None, _) => None,
         };
-        let drums_model = match settings.drums {
-            DrumSource::Learned => Some(Model::load_drums(&settings.drums_model)?),
-            DrumSource::Library | DrumSource::Off => None,
+        let loaded = from
+            .filter(|m| m.settings.drums_model == settings.drums_model)
+            .and_then(|m| m.drums_model.clone());
+        let drums_model = match (settings.drums, loaded) {
+            (DrumSource::Learned, Some(m)) => Some(m),
+            (DrumSource::Learned, None) => Some(Arc::new(Model::load_drums(&settings.drums_model)?)),
+            (DrumSource::Library | DrumSource::Off, _) => None,
         };
         Ok(Self {
             settings,
@@ -84,6 +102,11 @@ impl TrackMaker {
 
     pub fn settings(&self) -> &TrackSettings {
         &self.settings
+    }
+
+    /// The preset with the settings laid over it.
+    pub fn preset(&self) -> &Preset {
+        &self.preset
     }
 
     /// Arranges and renders `score` in memory, at the tempo the rule gives
@@ -108,7 +131,7 @@ impl TrackMaker {
     pub fn grooves(&self, seed: Seed) -> DrumsReport {
         match self.settings.drums {
             DrumSource::Off => DrumsReport::Off,
-            _ => grooves::choose(self.drums_model.as_ref(), seed),
+            _ => grooves::choose(self.drums_model.as_deref(), seed),
         }
     }
 
@@ -141,6 +164,7 @@ impl TrackMaker {
             chords: s.chords,
             keys: s.keys,
             key_major_tonic: key.map(Key::relative_major),
+            density: s.density,
             ..ArrangeOptions::default()
         };
         let mut arrangement = arrange(score, &options)?;
@@ -156,6 +180,7 @@ impl TrackMaker {
             looped: s.looped,
             block: BLOCK,
             stems: s.stems,
+            ambience_stems: s.ambience_stems,
         };
         let track = lofi_audio::render(&arrangement, &render)?;
         Ok(Made {
@@ -234,6 +259,16 @@ pub(crate) fn create_dir(dir: &Path) -> Result<(), TrackError> {
 }
 
 impl Made {
+    /// The settings it was made with.
+    pub fn settings(&self) -> &TrackSettings {
+        &self.settings
+    }
+
+    /// The preset it was made with (the settings laid over it).
+    pub fn preset(&self) -> &Preset {
+        &self.preset
+    }
+
     /// The chord colouring and the key it used, as reported.
     pub fn chords(&self) -> ChordsSummary {
         ChordsSummary {

@@ -151,6 +151,12 @@ pub struct TrackSettings {
     pub chords: ChordColor,
     /// How the keys play the sample (lofi voicings, or as written).
     pub keys: KeysStyle,
+    /// How busy the keys' top line, hats and ghost notes are, 0 to 1
+    /// (0.5: as arranged).
+    pub density: f64,
+    /// With `stems`, rain, vinyl and tape as stems of their own instead of
+    /// one ambience stem (the radio mixes them live).
+    pub ambience_stems: bool,
 }
 
 impl Default for TrackSettings {
@@ -171,6 +177,8 @@ impl Default for TrackSettings {
             drums_model: "default".into(),
             chords: ChordColor::default(),
             keys: KeysStyle::default(),
+            density: lofi_arrange::NEUTRAL_DENSITY,
+            ambience_stems: false,
         }
     }
 }
@@ -187,6 +195,7 @@ impl TrackSettings {
             minutes: self.minutes,
             bpm: self.bpm,
             swing: self.swing.unwrap_or(defaults.swing),
+            density: self.density,
             ..defaults
         }
         .validate()?;
