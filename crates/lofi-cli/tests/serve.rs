@@ -112,3 +112,51 @@ fn bad_serve_options_are_named_by_their_flag() {
         assert!(!out.status.success() && err.contains(says), "{args:?}: {err}");
     }
 }
+
+/// `GET /api/status` of a station at `addr`.
+fn status(addr: &str) -> serde_json::Value {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET /api/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8_lossy(&all);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    // A chunked body: the JSON object is between its first '{' and last '}'.
+    let (from, to) = (body.find('{').unwrap(), body.rfind('}').unwrap());
+    serde_json::from_str(&body[from..=to]).unwrap()
+}
+
+#[test]
+fn the_command_now_playing_shows_makes_the_same_track_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = serve(dir.path());
+    let end = Instant::now() + Duration::from_secs(60);
+    let now = loop {
+        let s = status(&addr);
+        if !s["now_playing"].is_null() {
+            break s["now_playing"].clone();
+        }
+        assert!(Instant::now() < end, "no track in 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let command = now["command"].as_str().unwrap();
+    let args: Vec<&str> = command.strip_prefix("lofi ").unwrap().split(' ').collect();
+    let out = dir.path().join("again");
+    let run = lofi().args(&args).arg("--out").arg(&out).output().unwrap();
+    assert!(
+        run.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let kept = dir
+        .path()
+        .join(format!("track-{:06}", now["id"].as_u64().unwrap()));
+    for file in ["sample.mid", "track.mid"] {
+        let a = std::fs::read(kept.join(file)).unwrap();
+        let b = std::fs::read(out.join(file)).unwrap();
+        assert!(a == b, "{file} differs: {command}");
+    }
+}

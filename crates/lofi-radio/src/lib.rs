@@ -14,26 +14,27 @@
 //! [`Radio::start`] runs a station inside a tokio runtime (tests do);
 //! [`serve`] is the whole job the command line runs, until SIGINT/SIGTERM.
 
-pub mod controls;
-pub mod deck;
+mod controls;
+mod deck;
 mod error;
-pub mod icecast;
-pub mod icy;
-pub mod mp3;
-pub mod producer;
+mod icecast;
+mod icy;
+mod mp3;
+mod producer;
 mod server;
-pub mod station;
+mod station;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use controls::{Controls, SettingError, Tempo};
+pub use controls::{Controls, SettingError, Tempo, When, FIELDS, TEMPERATURE};
 pub use error::RadioError;
 pub use icecast::IcecastTarget;
 use lofi_gen::{Model, NoveltyIndex, SamplerOptions, DEFAULT_INDEX};
 use lofi_track::TrackSettings;
+pub use producer::command;
 pub use station::{Station, StationConfig};
 
 /// Length of the first track at most, minutes: it is made while the

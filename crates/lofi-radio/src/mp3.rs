@@ -103,7 +103,8 @@ pub fn whole_frames(bytes: &[u8]) -> usize {
 }
 
 /// Frames in `bytes` (whole frames only), each [`FRAME_SAMPLES`] long.
-pub fn count_frames(bytes: &[u8]) -> usize {
+#[cfg(test)]
+fn count_frames(bytes: &[u8]) -> usize {
     walk(bytes).0
 }
 

@@ -62,21 +62,33 @@ pub fn prune(cache: &Path, keep: usize) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The `lofi generate` command line that makes the track again.
-fn command(seed: u64, bpm: f64, c: &Controls, minutes: f64, model: &str) -> String {
-    let mut cmd = format!(
-        "lofi generate --seed {seed} --temperature {} --bpm {bpm} --minutes {minutes} --preset {} --chords {} --drums {}",
-        c.temperature,
-        c.preset,
-        crate::controls::chords_word(c.chords),
-        c.drums,
-    );
-    if let Some(s) = c.swing {
-        cmd.push_str(&format!(" --swing {s}"));
-    }
-    for (flag, v) in [("rain", c.rain), ("vinyl", c.vinyl), ("tape", c.tape)] {
-        if v != 1.0 {
-            cmd.push_str(&format!(" --{flag}-level {v}"));
+/// The `lofi generate` command line that makes the track again: one
+/// `(flag, value)` row per setting a track is made with, in the flags'
+/// own words (`lofi-cli`'s `serve` test runs it and compares the files).
+/// The live mix (stem gains, brightness) is the deck's, not the track's;
+/// ambience levels other than the preset's are given as the track's own.
+pub fn command(seed: u64, bpm: f64, c: &Controls, minutes: f64, model: &str) -> String {
+    let rows: [(&str, Option<String>); 12] = [
+        ("seed", Some(seed.to_string())),
+        ("temperature", Some(c.temperature.to_string())),
+        ("bpm", Some(bpm.to_string())),
+        ("minutes", Some(minutes.to_string())),
+        ("preset", Some(c.preset.clone())),
+        ("chords", Some(crate::controls::chords_word(c.chords).to_string())),
+        ("drums", Some(c.drums.to_string())),
+        ("swing", c.swing.map(|s| s.to_string())),
+        (
+            "density",
+            (c.density != lofi_arrange::NEUTRAL_DENSITY).then(|| c.density.to_string()),
+        ),
+        ("rain-level", (c.rain != 1.0).then(|| c.rain.to_string())),
+        ("vinyl-level", (c.vinyl != 1.0).then(|| c.vinyl.to_string())),
+        ("tape-level", (c.tape != 1.0).then(|| c.tape.to_string())),
+    ];
+    let mut cmd = String::from("lofi generate");
+    for (flag, value) in rows {
+        if let Some(v) = value {
+            cmd.push_str(&format!(" --{flag} {v}"));
         }
     }
     if model != "default" {

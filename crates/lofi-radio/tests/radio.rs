@@ -333,3 +333,100 @@ async fn stopping_ends_open_streams_promptly() {
     assert_eq!(a.status, 200);
     assert!(String::from_utf8_lossy(&e.body).contains("event: status"));
 }
+
+/// A station at 120 BPM (a 4-bar phrase is 8 s) with 30-second tracks.
+async fn start_at_120(cache: &std::path::Path) -> Radio {
+    let mut o = options(cache);
+    o.track.bpm = Some(120.0);
+    o.track.minutes = 0.5;
+    o.first_minutes = 0.5;
+    Radio::start(o).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mix_controls_are_heard_in_the_next_chunk_and_music_controls_at_the_next_phrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let radio = start_at_120(dir.path()).await;
+    let addr = radio.addr();
+    let s = wait_for(addr, 60.0, "a track playing", |s| !s["now_playing"].is_null()).await;
+    let id = s["now_playing"]["id"].clone();
+
+    // The mix: in the stream from the next chunk (about 0.1 s of audio).
+    let a = post(
+        addr,
+        "/api/settings",
+        r#"{"rain": 0, "brightness": 0.2, "bass": 0}"#,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let changed = &a.json()["changed"];
+    assert_eq!(changed["rain"], "mix");
+    assert_eq!(changed["bass"], "mix");
+    let s = wait_for(addr, 1.0, "the mix heard", |s| {
+        ["rain", "brightness", "bass"]
+            .iter()
+            .all(|f| !s["heard"][f]["heard_s"].is_null())
+    })
+    .await;
+    for f in ["rain", "brightness", "bass"] {
+        let h = &s["heard"][f];
+        let late = h["heard_s"].as_f64().unwrap() - h["posted_s"].as_f64().unwrap();
+        assert!((0.0..=0.2).contains(&late), "{f}: {h}");
+    }
+
+    // The music: the track playing, re-rendered, from the next phrase.
+    let a = post(addr, "/api/settings", r#"{"density": 0.9, "chords": "9ths"}"#).await;
+    assert_eq!(a.json()["changed"]["density"], "phrase");
+    let s = wait_for(addr, 12.0, "the density heard", |s| {
+        !s["heard"]["density"]["heard_s"].is_null()
+    })
+    .await;
+    let h = &s["heard"]["density"];
+    let (posted, heard) = (h["posted_s"].as_f64().unwrap(), h["heard_s"].as_f64().unwrap());
+    assert!(heard > posted && heard - posted <= 8.0 + 2.0, "{h}");
+    let now = &s["now_playing"];
+    assert_eq!(now["id"], id, "the same track, re-rendered");
+    assert_eq!(now["settings"]["density"], 0.9);
+    assert_eq!(now["settings"]["chords"], "9ths");
+    // Taken over on a phrase boundary of the track (8 s at 120 BPM).
+    let into = heard - now["started_s"].as_f64().unwrap();
+    let off = (into / 8.0 - (into / 8.0).round()).abs() * 8.0;
+    assert!(
+        off < 0.05,
+        "{into} s into the track is {off} s off a phrase boundary"
+    );
+    assert_eq!(s["stats"]["underrun_s"], 0.0);
+    radio.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_changes_is_coalesced_and_the_stream_keeps_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let radio = start_at_120(dir.path()).await;
+    let addr = radio.addr();
+    wait_for(addr, 60.0, "a track playing", |s| !s["now_playing"].is_null()).await;
+    let listener = tokio::spawn(async move { listen(addr, "/stream.mp3", &[], 6.0).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // 100 changes in about a second, mix and music alike; the last wins.
+    let flood = Instant::now();
+    for i in 0..100 {
+        let body = format!(
+            r#"{{"keys": {}, "density": {}}}"#,
+            f64::from(i % 20) / 10.0,
+            f64::from(i % 10) / 10.0
+        );
+        assert_eq!(post(addr, "/api/settings", &body).await.status, 200);
+        tokio::time::sleep(Duration::from_millis(8)).await;
+    }
+    eprintln!("100 changes posted in {:.2} s", flood.elapsed().as_secs_f64());
+    let (answer, first) = listener.await.unwrap();
+    let wall = 6.0 - first.expect("audio came").as_secs_f64();
+    let seconds = decoded_seconds(&answer.body);
+    assert!(seconds >= wall - 0.3, "decoded {seconds:.2} s in {wall:.2} s");
+    let s = get(addr, "/api/status").await.json();
+    assert_eq!(s["settings"]["keys"], 1.9);
+    assert_eq!(s["settings"]["density"], 0.9);
+    assert!(!s["heard"]["keys"]["heard_s"].is_null());
+    assert_eq!(s["stats"]["underrun_s"], 0.0, "{:#}", s["stats"]);
+    radio.stop().await;
+}
