@@ -9,6 +9,7 @@ network) and its RSS from /proc once a second.
 
     python3 bench/radio_load.py                       # 50 listeners, 60 s
     python3 bench/radio_load.py --listeners 5 --seconds 1800 --soak   # 30-min soak
+    python3 bench/radio_load.py --seconds 600 --change-every 2        # live controls moved all along
 
 Prints a Markdown table, and JSON with --json. Figures are ratios to real
 time and shares of one core, so they mean the same on any machine.
@@ -84,6 +85,8 @@ def main():
     ap.add_argument("--soak", action="store_true", help="report RSS at 2 min and at the end")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    ap.add_argument("--change-every", type=float, default=0, metavar="S",
+                    help="post a control change every S seconds: mix and music controls in turn")
     a = ap.parse_args()
     ex = os.path.join(ROOT, "target/release/examples/listeners")
     if not a.no_build:
@@ -100,9 +103,23 @@ def main():
         cpu0, t0 = threads(server.pid), time.monotonic()
         load = subprocess.Popen([ex, f"127.0.0.1:{port}", str(a.listeners), str(a.seconds)], stdout=subprocess.PIPE)
         rss = []
+        changes = [{"rain": 0.5}, {"keys": 0.7}, {"brightness": 0.3}, {"drums_gain": 1.4}, {"density": 0.8},
+                   {"bass": 1.3}, {"chords": "9ths"}, {"tape": 1.5}, {"brightness": 0.6}, {"vinyl": 0.4},
+                   {"rain": 1.0}, {"keys": 1.0}, {"density": 0.4}, {"drums_gain": 1.0}, {"chords": "7ths"}, {"bass": 1.0}]
+        posted, next_change, last_rss = 0, time.monotonic() + a.change_every, 0.0
         while load.poll() is None:
-            time.sleep(1)
-            rss.append((time.monotonic() - t0, rss_mib(server.pid)))
+            time.sleep(0.1)
+            now = time.monotonic()
+            if a.change_every > 0 and now >= next_change:
+                body = json.dumps(changes[posted % len(changes)]).encode()
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/api/settings", data=body,
+                                             headers={"Content-Type": "application/json"}, method="POST")
+                urllib.request.urlopen(req, timeout=5).read()
+                posted += 1
+                next_change += a.change_every
+            if now - last_rss >= 1.0:
+                last_rss = now
+                rss.append((now - t0, rss_mib(server.pid)))
         out = json.loads(load.stdout.read())
         cpu1, t1 = threads(server.pid), time.monotonic()
         st = status(port)
@@ -133,6 +150,8 @@ def main():
         "min_ready_ahead_s": made["min_ready_ahead_s"], "underrun_s": made["underrun_s"],
         "listeners_dropped_slow": made["listeners_dropped_slow"],
         "rss_mib_first": rss[0][1] if rss else None, "rss_mib_last": rss[-1][1] if rss else None,
+        "rss_mib_max": max(r[1] for r in rss) if rss else None,
+        "cpu_core_share_total": sum(share.values()), "changes_posted": posted,
         "stop_s": stop_s,
     }
     if a.soak and rss:
@@ -154,7 +173,10 @@ def main():
     print(f"| tracks made at | {result['make_speed_x_realtime']:.0f}× real time |")
     print(f"| least time a track was ready before needed | {made['min_ready_ahead_s'] or 0:.1f} s |")
     print(f"| silence for want of a track | {made['underrun_s']:.1f} s |")
-    print(f"| RSS first / last sample | {result['rss_mib_first']:.0f} / {result['rss_mib_last']:.0f} MiB |")
+    print(f"| CPU, the whole station | {100 * result['cpu_core_share_total']:.2f} % of a core |")
+    if posted:
+        print(f"| control changes posted | {posted}, one every {a.change_every:g} s |")
+    print(f"| RSS first / last sample / most | {result['rss_mib_first']:.0f} / {result['rss_mib_last']:.0f} / {result['rss_mib_max']:.0f} MiB |")
     if "rss_mib_at_2_min" in result:
         print(f"| RSS at 2 min → end | {result['rss_mib_at_2_min']:.0f} → {result['rss_mib_last']:.0f} MiB ({100 * result['rss_growth_after_2_min']:+.1f} %) |")
     print(f"| SIGINT to exit | {stop_s:.2f} s |")

@@ -148,6 +148,10 @@ fn ready(made: &Made, info: TrackInfo, versions: Versions, cut: Cut) -> Ready {
     }
 }
 
+/// Seconds before the playing track ends by which a waiting track made
+/// with older controls is remade (a make takes 1–2 s; the crossfade 4 s).
+pub const REMAKE_BEFORE_END_S: f64 = 30.0;
+
 /// Bars of a phrase: where music changes are heard.
 pub const PHRASE_BARS: f64 = 4.0;
 
@@ -162,6 +166,8 @@ impl Producer {
             self.first.take().map(|m| (Versions::default(), true, m));
         // What was last handed for a phrase boundary: (track id, versions).
         let mut handed: Option<(u64, Versions)> = None;
+        // Seconds the last phrase renders took (a running mean).
+        let mut make_s = 1.0f64;
         while !self.station.is_stopping() {
             let (controls, v) = self.station.controls();
             let first = next_id == 0;
@@ -191,13 +197,19 @@ impl Producer {
             let playing = lock(&self.station.playing)
                 .now
                 .as_ref()
-                .map(|t| (t.id, t.seed, t.versions));
-            if let Some((id, seed, pv)) = playing {
+                .map(|t| (t.id, t.seed, t.versions, t.started_s, t.bpm));
+            if let Some((id, seed, pv, started_s, bpm)) = playing {
                 let stale = (pv.music, pv.track) != (v.music, v.track);
                 let pending = handed.is_some_and(|(hid, hv)| {
                     (hv.music, hv.track) == (v.music, v.track) && (hid == id || hv.track != pv.track)
                 });
-                if stale && !pending {
+                // Made just in time for the next phrase boundary, not at
+                // once: changes posted meanwhile cost no render of their
+                // own (at most one render a phrase however often they come).
+                let until = started_s.map(|s| self.until_boundary(s, bpm));
+                let early = until.is_some_and(|u| u > self.lead_s(&make_s));
+                if stale && !pending && !early {
+                    let began = Instant::now();
                     let result = if pv.track != v.track {
                         let id = next_id;
                         next_id += 1;
@@ -206,10 +218,12 @@ impl Producer {
                         self.remake(id, seed, &controls, v, m)
                     };
                     handed = Some((id, v));
+                    make_s = 0.5 * make_s + 0.5 * began.elapsed().as_secs_f64();
                     match result {
                         Ok(r) => {
                             failures = 0;
-                            if self.station.controls().1 == v {
+                            let now = self.station.controls().1;
+                            if (now.music, now.track) == (v.music, v.track) {
                                 let id = r.info.id;
                                 *lock(&self.station.at_phrase) = Some(r);
                                 handed = Some((id, v));
@@ -221,15 +235,24 @@ impl Producer {
                     continue;
                 }
             }
-            // 2. Keep a track made with the current controls waiting.
+            // 2. Keep a track made with the current controls waiting. A
+            // waiting track made with older controls is remade only when
+            // the one playing nears its end (or a skip wants it): however
+            // often controls change, it costs one make a track.
             let waiting = {
                 let same = |r: &Ready| (r.versions.music, r.versions.track) == (v.music, v.track);
                 let queue = lock(&self.station.queue);
-                let n = queue.iter().filter(|r| same(r)).count();
-                if n >= AHEAD {
-                    drop(self.station.wait(queue, Duration::from_millis(250)));
+                let fresh = queue.iter().filter(|r| same(r)).count();
+                let left = self.playing_left_s();
+                let in_time = left.is_some_and(|l| l > REMAKE_BEFORE_END_S)
+                    && !self.station.skip.load(std::sync::atomic::Ordering::Relaxed);
+                let enough = fresh >= AHEAD || (queue.len() >= AHEAD && in_time);
+                if enough {
+                    // Short while a phrase render is due: it starts on time.
+                    let pause = if self.phrase_due(v) { 50 } else { 250 };
+                    drop(self.station.wait(queue, Duration::from_millis(pause)));
                 }
-                n >= AHEAD
+                enough
             };
             if waiting {
                 continue;
@@ -244,6 +267,35 @@ impl Producer {
                 Err(e) => self.failed(id, &e, &mut failures),
             }
         }
+    }
+
+    /// Stream seconds left of the track playing, if one is.
+    fn playing_left_s(&self) -> Option<f64> {
+        let p = lock(&self.station.playing);
+        let t = p.now.as_ref()?;
+        Some(t.started_s? + t.duration_s - self.station.stream_s())
+    }
+
+    /// Whether the track playing waits for a render with versions `v`.
+    fn phrase_due(&self, v: Versions) -> bool {
+        let p = lock(&self.station.playing);
+        p.now
+            .as_ref()
+            .is_some_and(|t| (t.versions.music, t.versions.track) != (v.music, v.track))
+    }
+
+    /// Stream seconds from the live edge to the next phrase boundary of a
+    /// track that began at `started_s` at `bpm`.
+    fn until_boundary(&self, started_s: f64, bpm: f64) -> f64 {
+        let phrase = PHRASE_BARS * 4.0 * 60.0 / bpm.max(1.0);
+        let into = self.station.stream_s() - started_s;
+        (into / phrase).floor().mul_add(phrase, phrase) - into
+    }
+
+    /// How long before a phrase boundary a render for it starts: twice the
+    /// time renders take, and a second more (the deck sends 0.5 s ahead).
+    fn lead_s(&self, make_s: &f64) -> f64 {
+        2.0 * make_s + 1.0
     }
 
     /// Logs a failed track and backs off a little when failures repeat,
