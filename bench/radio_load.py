@@ -87,6 +87,7 @@ def main():
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     ap.add_argument("--change-every", type=float, default=0, metavar="S",
                     help="post a control change every S seconds: mix and music controls in turn")
+    ap.add_argument("--mix-only", action="store_true", help="with --change-every: mix controls only")
     a = ap.parse_args()
     ex = os.path.join(ROOT, "target/release/examples/listeners")
     if not a.no_build:
@@ -106,6 +107,8 @@ def main():
         changes = [{"rain": 0.5}, {"keys": 0.7}, {"brightness": 0.3}, {"drums_gain": 1.4}, {"density": 0.8},
                    {"bass": 1.3}, {"chords": "9ths"}, {"tape": 1.5}, {"brightness": 0.6}, {"vinyl": 0.4},
                    {"rain": 1.0}, {"keys": 1.0}, {"density": 0.4}, {"drums_gain": 1.0}, {"chords": "7ths"}, {"bass": 1.0}]
+        if a.mix_only:
+            changes = [c for c in changes if not ({"density", "chords"} & set(c))]
         posted, next_change, last_rss = 0, time.monotonic() + a.change_every, 0.0
         while load.poll() is None:
             time.sleep(0.1)

@@ -151,6 +151,7 @@ pub(crate) fn arrange_drums(
     variation: &DrumPattern,
     groove: &Groove,
     looped: bool,
+    fill_bar: Option<u32>,
     rng: &mut Rng,
 ) -> (Part, Vec<u32>, Vec<u32>) {
     let mut hits = Hits {
@@ -183,7 +184,7 @@ pub(crate) fn arrange_drums(
                     if b == 0 && matches!(prev, Some(SectionKind::Intro | SectionKind::Breakdown)) {
                         hits.hit(bar, 0, CRASH, 64);
                     }
-                    let fill = last && (next.is_some() || !looped);
+                    let fill = (last && (next.is_some() || !looped)) || fill_bar == Some(bar);
                     pattern_variation(&mut hits, bar, b, p, fill);
                 }
                 SectionKind::Breakdown => {

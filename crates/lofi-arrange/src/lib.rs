@@ -78,6 +78,9 @@ pub struct ArrangeOptions {
     /// How busy the keys' top line, the hats and the ghost notes are, 0 to
     /// 1; 0.5 ([`NEUTRAL_DENSITY`]) plays them as drawn (see `density`).
     pub density: f64,
+    /// A drum fill in this bar too (its last beat), as at a section's end:
+    /// the radio leads into a tempo change with one.
+    pub fill_bar: Option<u32>,
 }
 
 impl Default for ArrangeOptions {
@@ -96,6 +99,7 @@ impl Default for ArrangeOptions {
             keys: KeysStyle::default(),
             key_major_tonic: None,
             density: NEUTRAL_DENSITY,
+            fill_bar: None,
         }
     }
 }
@@ -220,6 +224,7 @@ pub fn arrange(input: &Score, options: &ArrangeOptions) -> Result<Arrangement, A
         variation_pattern,
         &groove,
         options.looped,
+        options.fill_bar,
         &mut options.seed.rng("arrange/humanize"),
     );
     density::apply(

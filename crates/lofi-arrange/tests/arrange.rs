@@ -386,3 +386,86 @@ fn lofi_keys_keep_each_bars_pitch_classes() {
     assert_eq!(as_is.keys_idiom.chord_time, 0.0, "8th arpeggios hold no chord");
     assert_eq!(as_is.keys_idiom.onsets_per_bar, 16.0);
 }
+
+/// Snare hits in the last beat (steps 12–15) of `bar`.
+fn last_beat_snares(a: &lofi_arrange::Arrangement, bar: u32) -> usize {
+    let drums = a.score.parts.iter().find(|p| p.is_drum).unwrap();
+    drums
+        .notes
+        .iter()
+        .filter(|n| n.pitch.value() == 38)
+        .filter(|n| (bar * BAR + 12 * STEP..(bar + 1) * BAR).contains(&n.onset))
+        .count()
+}
+
+#[test]
+fn a_fill_bar_gets_a_fill_in_a_groove_section_and_nothing_else_moves_before_it() {
+    let plain = arrange(&sample(), &options(4)).unwrap();
+    // A bar inside a main or variation section, not its last.
+    let bar = plain
+        .sections
+        .iter()
+        .filter(|s| matches!(s.kind, SectionKind::Main | SectionKind::Variation) && s.bars >= 4)
+        .map(|s| s.start_bar + 1)
+        .next()
+        .expect("a groove section of 4 bars or more");
+    let filled = arrange(
+        &sample(),
+        &ArrangeOptions {
+            fill_bar: Some(bar),
+            ..options(4)
+        },
+    )
+    .unwrap();
+    assert!(last_beat_snares(&plain, bar) <= 1, "no fill there as drawn");
+    assert_eq!(last_beat_snares(&filled, bar), 4, "the fill: four 16th snares");
+    // Everything before the fill bar is as drawn.
+    let before = |a: &lofi_arrange::Arrangement| -> Vec<(u32, u8)> {
+        let d = a.score.parts.iter().find(|p| p.is_drum).unwrap();
+        let mut v: Vec<(u32, u8)> = d
+            .notes
+            .iter()
+            .filter(|n| n.onset < bar * BAR)
+            .map(|n| (n.onset, n.pitch.value()))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(before(&plain), before(&filled));
+}
+
+#[test]
+fn density_thins_and_fills_the_drums_but_keeps_every_kick() {
+    let at = |d: f64| {
+        arrange(
+            &sample(),
+            &ArrangeOptions {
+                density: d,
+                ..options(2)
+            },
+        )
+        .unwrap()
+    };
+    let count = |a: &lofi_arrange::Arrangement, pitch: u8| {
+        let d = a.score.parts.iter().find(|p| p.is_drum).unwrap();
+        d.notes.iter().filter(|n| n.pitch.value() == pitch).count()
+    };
+    let (sparse, plain, busy) = (at(0.0), at(0.5), at(1.0));
+    assert!(count(&sparse, 42) < count(&plain, 42) && count(&plain, 42) < count(&busy, 42));
+    assert_eq!(count(&sparse, 36), count(&plain, 36));
+    assert_eq!(count(&busy, 36), count(&plain, 36));
+    assert_eq!(sparse.kicks, plain.kicks, "the sidechain keeps its kicks");
+    let top = |a: &lofi_arrange::Arrangement| a.score.parts[0].notes.len();
+    assert!(
+        top(&sparse) < top(&plain) && top(&plain) <= top(&busy),
+        "the keys' top line thins"
+    );
+    assert!(arrange(
+        &sample(),
+        &ArrangeOptions {
+            density: 1.5,
+            ..options(2)
+        }
+    )
+    .is_err());
+}

@@ -255,8 +255,16 @@ impl Deck {
         // The first boundary far enough ahead to start the fade before it.
         let k = ((current.pos + fade) as f64 / phrase).ceil().max(1.0);
         let boundary = (k * phrase).round() as usize;
-        let (at, from) = match track.cut {
-            Cut::Replace => {
+        let bar =
+            |phrase: f64, b: u32| (f64::from(b) * phrase / crate::producer::PHRASE_BARS).round() as usize;
+        let (at, from) = match (track.cut, track.take_over_bar) {
+            // At the start of the fill bar a new tempo is led in by, while
+            // it is still ahead.
+            (Cut::Replace, Some(b)) if bar(phrase, b) > current.pos + fade => (
+                bar(phrase, b) - fade,
+                bar(track.phrase_frames, b).saturating_sub(fade),
+            ),
+            (Cut::Replace, _) => {
                 let new_boundary = (k * track.phrase_frames).round() as usize;
                 (boundary - fade, new_boundary.saturating_sub(fade))
             }

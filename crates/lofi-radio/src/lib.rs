@@ -195,6 +195,7 @@ impl Radio {
             index,
             base: options.track.clone(),
             first: Some(first),
+            grooves: std::cell::RefCell::new(None),
         };
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()

@@ -36,6 +36,21 @@ pub struct Producer {
     /// The maker of the first track, already loaded when the station
     /// checked its settings (so the first track costs no second load).
     pub first: Option<TrackMaker>,
+    /// The grooves of the last track re-rendered: (seed, source, grooves).
+    pub grooves: std::cell::RefCell<Option<(u64, lofi_track::DrumSource, lofi_track::DrumsReport)>>,
+}
+
+/// Hands the memory freed by a make back to the system. A make's buffers
+/// are tens of MB (a 3-minute stem is 63 MB as floats); those under
+/// glibc's mmap threshold come from the heap, which glibc keeps after a
+/// free, so without a trim the station's RSS holds the peak of every make.
+fn trim() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory at glibc's own
+    // discretion, under its arena locks; it is safe to call at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// The folder of track `id` in the cache.
@@ -144,6 +159,7 @@ fn ready(made: &Made, info: TrackInfo, versions: Versions, cut: Cut) -> Ready {
         phrase_frames: PHRASE_BARS * bar_s * f64::from(crate::mp3::SAMPLE_RATE),
         versions,
         cut,
+        take_over_bar: None,
         ready_at: Instant::now(),
     }
 }
@@ -164,7 +180,8 @@ impl Producer {
         // versions it was made for.
         let mut maker: Option<(Versions, bool, TrackMaker)> =
             self.first.take().map(|m| (Versions::default(), true, m));
-        // What was last handed for a phrase boundary: (track id, versions).
+        // What was last handed for a phrase boundary: (track id, versions);
+        // a render that failed is tried again (after the failure's pause).
         let mut handed: Option<(u64, Versions)> = None;
         // Seconds the last phrase renders took (a running mean).
         let mut make_s = 1.0f64;
@@ -207,7 +224,23 @@ impl Producer {
                 // once: changes posted meanwhile cost no render of their
                 // own (at most one render a phrase however often they come).
                 let until = started_s.map(|s| self.until_boundary(s, bpm));
-                let early = until.is_some_and(|u| u > self.lead_s(&make_s));
+                // A new tempo is led into by a drum fill in the bar before
+                // the boundary, which then plays at the new tempo: the
+                // render is wanted a bar earlier.
+                let bar_s = 4.0 * 60.0 / bpm.max(1.0);
+                let new_tempo = pv.track == v.track && (self.track_bpm(&controls, seed) - bpm).abs() > 1e-6;
+                // (Half a second more than the fill needs: the loop looks
+                // every 50 ms, so the start finds the fill still in time.)
+                let lead = self.lead_s(&make_s) + if new_tempo { bar_s + 0.5 } else { 0.0 };
+                let early = until.is_some_and(|u| u > lead);
+                let fill = match (new_tempo, until, started_s) {
+                    (true, Some(u), Some(s)) if u - bar_s >= self.lead_s(&make_s) => {
+                        let phrase = PHRASE_BARS * bar_s;
+                        let k = ((self.station.stream_s() - s) / phrase).floor() + 1.0;
+                        Some((k * PHRASE_BARS) as u32 - 1)
+                    }
+                    _ => None,
+                };
                 if stale && !pending && !early {
                     let began = Instant::now();
                     let result = if pv.track != v.track {
@@ -215,10 +248,10 @@ impl Producer {
                         next_id += 1;
                         self.make(id, &controls, v, m, Cut::AtPhrase)
                     } else {
-                        self.remake(id, seed, &controls, v, m)
+                        self.remake(id, seed, &controls, v, m, fill)
                     };
-                    handed = Some((id, v));
                     make_s = 0.5 * make_s + 0.5 * began.elapsed().as_secs_f64();
+                    trim();
                     match result {
                         Ok(r) => {
                             failures = 0;
@@ -266,7 +299,18 @@ impl Producer {
                 }
                 Err(e) => self.failed(id, &e, &mut failures),
             }
+            trim();
         }
+    }
+
+    /// The tempo the controls give the track of `seed` (what `lofi
+    /// generate` decides without a prompt when they leave it to the rule).
+    fn track_bpm(&self, controls: &Controls, seed: u64) -> f64 {
+        let seed = Seed(seed);
+        controls
+            .bpm
+            .for_track(seed)
+            .unwrap_or_else(|| lofi_score::tempo::decide(None, None, seed))
     }
 
     /// Stream seconds left of the track playing, if one is.
@@ -425,6 +469,7 @@ impl Producer {
         controls: &Controls,
         versions: Versions,
         maker: &TrackMaker,
+        fill_bar: Option<u32>,
     ) -> Result<Ready, RadioError> {
         let start = Instant::now();
         let dir = track_dir(&self.station.config.cache_dir, id);
@@ -437,19 +482,30 @@ impl Producer {
             .map_err(|e| RadioError::Encoder(format!("{}: {e}", sample.display())))?
             .score;
         let seed_t = Seed(seed);
-        let bpm = controls
-            .bpm
-            .for_track(seed_t)
-            .unwrap_or_else(|| lofi_score::tempo::decide(None, None, seed_t));
-        let grooves = maker.grooves(seed_t);
-        let made = maker.make_with(&score, seed_t, bpm, grooves, start)?;
+        let bpm = self.track_bpm(controls, seed);
+        // The grooves depend on the seed and the drums source only: drawn
+        // once a track, not again for each re-render.
+        let source = maker.settings().drums;
+        let grooves = {
+            let mut kept = self.grooves.borrow_mut();
+            match &*kept {
+                Some((s, d, g)) if *s == seed && *d == source => g.clone(),
+                _ => {
+                    let g = maker.grooves(seed_t);
+                    *kept = Some((seed, source, g.clone()));
+                    g
+                }
+            }
+        };
+        let made = maker.make_filled(&score, seed_t, bpm, grooves, start, fill_bar)?;
         self.check_rate(&made)?;
         let model = lock(&self.station.playing)
             .now
             .as_ref()
             .map_or_else(|| self.model.name.clone(), |t| t.model.clone());
         let info = self.info((id, seed), &made, controls, versions, model, start);
-        let ready = ready(&made, info.clone(), versions, Cut::Replace);
+        let mut ready = ready(&made, info.clone(), versions, Cut::Replace);
+        ready.take_over_bar = fill_bar;
         self.counted(&info, "re-rendered");
         // Handed over before its files are written: the deck need not wait.
         let source = Source {

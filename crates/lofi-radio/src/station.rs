@@ -155,6 +155,9 @@ pub struct Ready {
     /// The controls' versions it was made with.
     pub versions: Versions,
     pub cut: Cut,
+    /// A re-render at a new tempo takes over at the start of this bar (its
+    /// fill, one bar before a phrase boundary) rather than at the boundary.
+    pub take_over_bar: Option<u32>,
     pub ready_at: Instant,
 }
 

@@ -430,3 +430,49 @@ async fn a_flood_of_changes_is_coalesced_and_the_stream_keeps_time() {
     assert_eq!(s["stats"]["underrun_s"], 0.0, "{:#}", s["stats"]);
     radio.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_tempo_comes_in_on_a_fill_bar_before_the_phrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let radio = start_at_120(dir.path()).await;
+    let addr = radio.addr();
+    // Early in a phrase (8 s at 120 BPM), so there is time for the fill bar.
+    let s = wait_for(addr, 60.0, "the start of a phrase", |s| {
+        let (Some(started), Some(now)) = (
+            s["now_playing"]["started_s"].as_f64(),
+            s["station"]["stream_s"].as_f64(),
+        ) else {
+            return false;
+        };
+        (now - started).rem_euclid(8.0) < 1.5 && now - started < 20.0
+    })
+    .await;
+    let id = s["now_playing"]["id"].clone();
+    assert_eq!(post(addr, "/api/settings", r#"{"bpm": 100}"#).await.status, 200);
+    let s = wait_for(addr, 12.0, "the new tempo heard", |s| {
+        !s["heard"]["bpm"]["heard_s"].is_null()
+    })
+    .await;
+    let now = &s["now_playing"];
+    assert_eq!((&now["id"], now["bpm"].as_f64()), (&id, Some(100.0)));
+    // Heard from the start of the bar before a phrase boundary of the
+    // new render (a bar is 2.4 s at 100 BPM)...
+    let into = s["heard"]["bpm"]["heard_s"].as_f64().unwrap() - now["started_s"].as_f64().unwrap();
+    let bar = (into / 2.4).round();
+    assert!((into - bar * 2.4).abs() < 0.05, "{into} s is not on a bar line");
+    assert_eq!(bar as u32 % 4, 3, "bar {bar} is not the last of a phrase");
+    // ...which holds a fill: 16th snares on its last beat.
+    let json = get(addr, &format!("/api/tracks/{id}.json")).await.json();
+    let fill = json["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n[3] == 2.0 && n[2] == 38.0)
+        .filter(|n| {
+            let t = n[0].as_f64().unwrap();
+            t >= (bar + 0.75) * 2.4 - 0.01 && t < (bar + 1.0) * 2.4
+        })
+        .count();
+    assert!(fill >= 4, "{fill} snares in the last beat of bar {bar}");
+    radio.stop().await;
+}

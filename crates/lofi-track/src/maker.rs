@@ -146,6 +146,20 @@ impl TrackMaker {
         drums: DrumsReport,
         start: Instant,
     ) -> Result<Made, TrackError> {
+        self.make_filled(score, seed, bpm, drums, start, None)
+    }
+
+    /// [`TrackMaker::make_with`] with a drum fill in bar `fill_bar` too (a
+    /// live front end leading into a change of tempo).
+    pub fn make_filled(
+        &self,
+        score: &Score,
+        seed: Seed,
+        bpm: f64,
+        drums: DrumsReport,
+        start: Instant,
+        fill_bar: Option<u32>,
+    ) -> Result<Made, TrackError> {
         // The key the lofi chords are drawn in: the same estimate `lofi
         // generate` reports (Krumhansl–Kessler), so the two never disagree.
         let key = Key::estimate(score);
@@ -165,6 +179,7 @@ impl TrackMaker {
             keys: s.keys,
             key_major_tonic: key.map(Key::relative_major),
             density: s.density,
+            fill_bar,
             ..ArrangeOptions::default()
         };
         let mut arrangement = arrange(score, &options)?;
