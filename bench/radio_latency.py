@@ -65,6 +65,16 @@ def smooth(windows, key, n=9):
         w[key + "_s"] = statistics.median(vals[max(0, i - n // 2): i + n // 2 + 1])
 
 
+def levels(windows, tp, key, after_from=1.5, after_to=2.8):
+    """Median `key` before tp and after it: what a change is judged by."""
+    if key == "rms_hz":
+        key = "rms_hz_s"
+    val = lambda w: max(w[key], FLOOR_DB) if key == "rms_db" else w[key]
+    before = median([val(w) for w in windows if tp - 2.0 <= w["t"] < tp - 0.05])
+    after = median([val(w) for w in windows if tp + after_from <= w["t"] < tp + after_to])
+    return before, after
+
+
 def find(windows, tp, key, after_from=1.5, after_to=2.8):
     """Seconds from tp to the change in `key`, or None if no clear change."""
     if key == "rms_hz":
@@ -182,9 +192,11 @@ def main():
             # Heard at the next phrase: look for it over a longer span.
             lat = find(windows, tp, feature, phrase_s + 1, phrase_s + 3)
         near = [w["step"] for w in windows if tp - 0.1 <= w["t"] < tp + (phrase_s + 1 if name == "drums" else 0.6)]
-        r = rows.setdefault(name, {"lat": [], "missed": 0, "near": [], "section": section})
+        r = rows.setdefault(name, {"lat": [], "missed": 0, "near": [], "section": section, "why": []})
         if lat is None:
             r["missed"] += 1
+            b, f = levels(windows, tp, feature)
+            r["why"].append(f"{b:.1f} -> {f:.1f}" if b is not None and f is not None else "no audio")
         else:
             r["lat"].append(lat)
         r["near"].append(max(near) if near else 0.0)
@@ -203,6 +215,7 @@ def main():
             "median_s": median(r["lat"]),
             "worst_s": max(r["lat"]) if r["lat"] else None,
             "step_ratio": (max(r["near"]) / ref) if ref > 0 else None,
+            "missed_levels": r["why"],
         })
     result = {
         "bpm": a.bpm, "phrase_s": phrase_s, "wall_s": summary["wall_s"], "decoded_s": summary["decoded_s"],
@@ -221,6 +234,9 @@ def main():
     for t in table:
         f = lambda v: "–" if v is None else f"{v:.2f}"
         print(f"| {t['control']} | {t['when']} | {t['found']}/{t['changes']} | {f(t['median_s'])} | {f(t['worst_s'])} | {f(t['step_ratio'])} |")
+    for t in table:
+        if t["missed_levels"]:
+            print(f"\n{t['control']}: not found where the level before -> after was {', '.join(t['missed_levels'])}")
     if phrase_status:
         print(f"\ndrums source, as /api/status reports it heard: median {median(phrase_status):.2f} s, worst {max(phrase_status):.2f} s")
     if track_status:

@@ -44,6 +44,10 @@ pub struct Producer {
 /// are tens of MB (a 3-minute stem is 63 MB as floats); those under
 /// glibc's mmap threshold come from the heap, which glibc keeps after a
 /// free, so without a trim the station's RSS holds the peak of every make.
+/// Called once a new track is made, not after each re-render: the next
+/// make faults its pages in again, which cost a re-render every phrase a
+/// quarter more CPU (`bench/radio_load.py --change-every 2`: 15 → 20 % of
+/// a core), while re-renders reuse the same heap anyway.
 fn trim() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free memory at glibc's own
@@ -251,7 +255,6 @@ impl Producer {
                         self.remake(id, seed, &controls, v, m, fill)
                     };
                     make_s = 0.5 * make_s + 0.5 * began.elapsed().as_secs_f64();
-                    trim();
                     match result {
                         Ok(r) => {
                             failures = 0;
