@@ -130,6 +130,41 @@ fn stems_sum_to_the_pre_master_mix() {
     }
 }
 
+/// Ambience as a stem per layer (the radio's live mix): rain, vinyl and
+/// tape sum to the one ambience stem, and layers that do not sound make
+/// no stem at all.
+#[test]
+fn ambience_layer_stems_sum_to_the_ambience_stem() {
+    let a = arrangement(false);
+    let one = render(&a, &options()).unwrap();
+    let apart = render(
+        &a,
+        &RenderOptions {
+            ambience_stems: true,
+            ..options()
+        },
+    )
+    .unwrap();
+    let names: Vec<&str> = apart.stems.iter().map(|s| s.0).collect();
+    assert_eq!(names, ["keys", "bass", "drums", "rain", "vinyl", "tape"]);
+    let amb = &one.stems[3].1;
+    for i in (0..amb.frames()).step_by(89) {
+        let sum: f32 = apart.stems[3..].iter().map(|(_, s)| s.left[i]).sum();
+        assert!((sum - amb.left[i]).abs() <= 1e-6, "frame {i}");
+    }
+    let music_only = render(
+        &a,
+        &RenderOptions {
+            ambience_stems: true,
+            layers: Layers::NONE,
+            ..options()
+        },
+    )
+    .unwrap();
+    let names: Vec<&str> = music_only.stems.iter().map(|s| s.0).collect();
+    assert_eq!(names, ["keys", "bass", "drums"]);
+}
+
 /// Without stems the buses are summed as they are made: no stems come
 /// back, and the mix is the same sum up to float rounding, looped or not.
 #[test]

@@ -100,7 +100,8 @@ impl Stem {
         self.pcm.len() / 2
     }
 
-    /// Adds `gain[i]` × frame `from + i` into `left`/`right` (silence past the end).
+    /// Adds frame `from + i` times `gain[i] × env[i]` (the live gain and
+    /// the voice's fade) into `left`/`right`; silence past the end.
     pub fn add(&self, from: usize, gain: &[f32], env: &[f32], left: &mut [f32], right: &mut [f32]) {
         let frames = self.frames();
         if from >= frames || self.scale == 0.0 {
