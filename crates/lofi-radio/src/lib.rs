@@ -3,10 +3,14 @@
 //! Three parts share one [`station::Station`]:
 //! - the **producer** thread makes each next track ahead of need with the
 //!   track library (`lofi_track::generate_made`: a new sample from the
-//!   model, arranged and rendered), writes its WAV, MIDI and JSON into a
-//!   bounded cache folder and queues its audio;
-//! - the **deck** thread plays the queue as one signal in real time
-//!   (crossfades, skips), encodes it once to MP3 and publishes the frames;
+//!   model, arranged and rendered as keys, bass and drums stems), writes
+//!   its WAV, MIDI and JSON into a bounded cache folder and queues its
+//!   stems; when music controls change it re-renders the playing track
+//!   from its own sample just before the next phrase boundary;
+//! - the **deck** thread mixes the stream in real time from the stems and
+//!   its own ambience bed with the live gains (crossfades, skips, phrase
+//!   take-overs, brightness, a look-ahead limiter), encodes it once to MP3
+//!   and publishes the frames;
 //! - the **server** (axum on tokio) fans those same bytes out to every
 //!   listener at the mount, serves the player page and the API, and pushes
 //!   the stream to Icecast when asked.

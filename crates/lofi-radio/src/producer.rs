@@ -1,10 +1,14 @@
 //! The producer: a background thread that makes the next track ahead of
 //! need (sample from the model, track, files in the cache folder) and
-//! queues its audio for the deck.
+//! queues its stems for the deck.
 //!
-//! It keeps one track made with the current controls waiting. When the
-//! controls change, the waiting track stays until its replacement is
-//! made, so a change never costs silence.
+//! It keeps one track waiting. When music controls change, the playing
+//! track is re-rendered from its own sample (or, for a new temperature or
+//! length, a new track is made) just before its next phrase boundary, and
+//! handed to the deck to take over there; the waiting track is remade in
+//! the playing one's last 30 s, and until then it stays, so a change never
+//! costs silence. However often controls change, that is at most one
+//! render a phrase and one make a track.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
