@@ -107,7 +107,8 @@ pub struct Controls {
 /// The live mix: what the deck applies to each chunk.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Mix {
-    /// Gains of keys, bass, drums, rain, vinyl, tape, in [`crate::station::STEMS`] order.
+    /// Gains of keys, bass, drums (the track stems, in [`crate::station::STEMS`]
+    /// order), then rain, vinyl, tape (the deck's ambience bed).
     pub gains: [f64; 6],
     pub brightness: f64,
 }

@@ -22,7 +22,7 @@ use crate::controls::When;
 use crate::mp3::{Mp3Encoder, FRAME_SAMPLES, SAMPLE_RATE};
 use crate::station::{lock, log, Chunk, Cut, Ready, Station, STEMS};
 
-/// Samples per chunk: four MP3 frames, about 96 ms at 48 kHz. A mix change
+/// Samples per chunk: four MP3 frames, about 104 ms at 44.1 kHz. A mix change
 /// is in the first chunk mixed after it, so this bounds its delay.
 pub const CHUNK: usize = 4 * FRAME_SAMPLES;
 /// Seconds over which one track hands over to the next.
