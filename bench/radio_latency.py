@@ -27,31 +27,10 @@ seconds over wall seconds.
     python3 bench/radio_latency.py                 # 10 changes of each kind
     python3 bench/radio_latency.py --changes 4     # quicker
 """
-import argparse, json, os, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, os, statistics, subprocess, tempfile, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from radio_common import ROOT, free_port, post, status
 FLOOR_DB = -100.0
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def status(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as r:
-        return json.load(r)
-
-
-def post(port, body):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/settings", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    t = time.time()
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return t, json.load(r)
 
 
 def median(xs):
@@ -77,11 +56,10 @@ def levels(windows, tp, key, after_from=1.5, after_to=2.8):
 
 def find(windows, tp, key, after_from=1.5, after_to=2.8):
     """Seconds from tp to the change in `key`, or None if no clear change."""
+    before, after = levels(windows, tp, key, after_from, after_to)
     if key == "rms_hz":
         key = "rms_hz_s"
     val = lambda w: max(w[key], FLOOR_DB) if key == "rms_db" else w[key]
-    before = median([val(w) for w in windows if tp - 2.0 <= w["t"] < tp - 0.05])
-    after = median([val(w) for w in windows if tp + after_from <= w["t"] < tp + after_to])
     if before is None or after is None:
         return None
     big = abs(after - before) >= 6.0 if key == "rms_db" else abs(after - before) >= 0.2 * max(before, after)

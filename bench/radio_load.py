@@ -14,19 +14,12 @@ network) and its RSS from /proc once a second.
 Prints a Markdown table, and JSON with --json. Figures are ratios to real
 time and shares of one core, so they mean the same on any machine.
 """
-import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, os, shutil, signal, socket, subprocess, tempfile, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from radio_common import ROOT, free_port, post, status
+
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def threads(pid):
@@ -49,11 +42,6 @@ def threads(pid):
 def rss_mib(pid):
     with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * PAGE / 2**20
-
-
-def status(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=5) as r:
-        return json.load(r)
 
 
 def first_byte(port, start, timeout=30):
@@ -114,10 +102,7 @@ def main():
             time.sleep(0.1)
             now = time.monotonic()
             if a.change_every > 0 and now >= next_change:
-                body = json.dumps(changes[posted % len(changes)]).encode()
-                req = urllib.request.Request(f"http://127.0.0.1:{port}/api/settings", data=body,
-                                             headers={"Content-Type": "application/json"}, method="POST")
-                urllib.request.urlopen(req, timeout=5).read()
+                post(port, changes[posted % len(changes)])
                 posted += 1
                 next_change += a.change_every
             if now - last_rss >= 1.0:

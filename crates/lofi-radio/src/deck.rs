@@ -147,8 +147,6 @@ pub struct Deck {
     limiter: Limiter,
     /// The mix version last applied.
     mix_version: u64,
-    /// Frames into the chunk being mixed (where a take-over happens).
-    into: usize,
     /// Frames sent since the first track began.
     sent: u64,
     title: Arc<str>,
@@ -177,7 +175,6 @@ impl Deck {
             brightness: Brightness::new(mix.brightness, SAMPLE_RATE),
             limiter: Limiter::new(SAMPLE_RATE, CEILING_DB, 5.0, 80.0),
             mix_version: version,
-            into: 0,
             sent: 0,
             title: Arc::from("lofi radio"),
         })
@@ -196,11 +193,12 @@ impl Deck {
         next
     }
 
-    /// `track` becomes what is heard: shown to listeners, its controls
-    /// marked heard. A re-render keeps the start of the track it replaces.
-    fn announce(&mut self, track: &mut Ready, replacing: Option<f64>) {
+    /// `track` becomes what is heard from stream second `now_s`: shown to
+    /// listeners, its controls marked heard. A re-render (`replacing`)
+    /// gives where its frame 0 falls in the stream and takes the place of
+    /// the track it replaces rather than pushing it into the history.
+    fn announce(&mut self, track: &mut Ready, replacing: Option<f64>, now_s: f64) {
         let ahead = track.ready_at.elapsed().as_secs_f64();
-        let now_s = self.stream_s() + self.into as f64 / f64::from(SAMPLE_RATE);
         track.info.started_s = Some(replacing.unwrap_or(now_s));
         self.title = Arc::from(track.info.title.as_str());
         {
@@ -232,10 +230,10 @@ impl Deck {
         self.station.changed();
     }
 
-    /// Starts `track` from frame 0 over the voices playing, which fade out
-    /// over `fade` frames (equal power).
-    fn start(&mut self, mut track: Ready, fade: usize) {
-        self.announce(&mut track, None);
+    /// Starts `track` from frame 0 at stream second `now_s` over the voices
+    /// playing, which fade out over `fade` frames (equal power).
+    fn start(&mut self, mut track: Ready, fade: usize, now_s: f64) {
+        self.announce(&mut track, None, now_s);
         let first = self.voices.is_empty();
         for v in &mut self.voices {
             v.env = Envelope::ramp(v.env.now(), 0.0, fade, true);
@@ -300,19 +298,19 @@ impl Deck {
 
     /// The armed track takes over now, `into` frames into the chunk.
     fn take_over(&mut self, into: usize) {
-        self.into = into;
         let Some(Armed { mut track, from, .. }) = self.armed.take() else {
             return;
         };
+        let rate = f64::from(SAMPLE_RATE);
+        let now_s = self.stream_s() + into as f64 / rate;
         match track.cut {
             Cut::Replace => {
-                let rate = f64::from(SAMPLE_RATE);
                 let fade = (REPLACE_FADE_S * rate) as usize;
                 // Where the new render's frame 0 falls in the stream (at
                 // another tempo its phrases are longer or shorter), so the
                 // page's piano roll stays in time.
-                let started = self.stream_s() + (into as f64 - from as f64) / rate;
-                self.announce(&mut track, Some(started));
+                let started = now_s - from as f64 / rate;
+                self.announce(&mut track, Some(started), now_s);
                 for v in &mut self.voices {
                     v.env = Envelope::ramp(v.env.now(), 0.0, fade, false);
                 }
@@ -323,7 +321,7 @@ impl Deck {
                     env,
                 });
             }
-            _ => self.start(track, (CROSSFADE_S * f64::from(SAMPLE_RATE)) as usize),
+            _ => self.start(track, (CROSSFADE_S * rate) as usize, now_s),
         }
     }
 
@@ -350,7 +348,7 @@ impl Deck {
                 } else {
                     (SKIP_FADE_S * rate) as usize
                 };
-                self.start(next, fade);
+                self.start(next, fade, self.stream_s());
             }
             return;
         }
@@ -364,7 +362,7 @@ impl Deck {
         if due {
             if let Some(next) = self.take() {
                 let fade = self.voices.last().map_or(1, Voice::left);
-                self.start(next, fade);
+                self.start(next, fade, self.stream_s());
             }
         }
     }
@@ -424,7 +422,6 @@ impl Deck {
                 self.take_over(done);
             }
         }
-        self.into = 0;
         if self.voices.last().is_some_and(|v| v.left() == 0) && self.voices.len() == 1 {
             self.voices.clear();
         }

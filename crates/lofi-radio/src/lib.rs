@@ -33,7 +33,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use controls::{Controls, SettingError, Tempo, When, FIELDS, TEMPERATURE};
+pub use controls::{Controls, SettingError, Tempo};
 pub use error::RadioError;
 pub use icecast::IcecastTarget;
 use lofi_gen::{Model, NoveltyIndex, SamplerOptions, DEFAULT_INDEX};

@@ -176,6 +176,13 @@ fn ready(made: &Made, info: TrackInfo, versions: Versions, cut: Cut) -> Ready {
 /// with older controls is remade (a make takes 1–2 s; the crossfade 4 s).
 pub const REMAKE_BEFORE_END_S: f64 = 30.0;
 
+/// How long before a phrase boundary a render for it starts, given how
+/// long renders take: twice that, and a second more (the deck sends 0.5 s
+/// ahead).
+fn lead_s(make_s: f64) -> f64 {
+    2.0 * make_s + 1.0
+}
+
 /// Bars of a phrase: where music changes are heard.
 pub const PHRASE_BARS: f64 = 4.0;
 
@@ -198,7 +205,7 @@ impl Producer {
             let first = next_id == 0;
             if maker
                 .as_ref()
-                .is_none_or(|(mv, f, _)| (mv.music, mv.track) != (v.music, v.track) || *f != first)
+                .is_none_or(|(mv, f, _)| !mv.same_music(&v) || *f != first)
             {
                 let mut settings = controls.track_settings(&self.base);
                 if first {
@@ -224,31 +231,25 @@ impl Producer {
                 .as_ref()
                 .map(|t| (t.id, t.seed, t.versions, t.started_s, t.bpm));
             if let Some((id, seed, pv, started_s, bpm)) = playing {
-                let stale = (pv.music, pv.track) != (v.music, v.track);
-                let pending = handed.is_some_and(|(hid, hv)| {
-                    (hv.music, hv.track) == (v.music, v.track) && (hid == id || hv.track != pv.track)
-                });
+                let stale = !pv.same_music(&v);
+                let pending =
+                    handed.is_some_and(|(hid, hv)| hv.same_music(&v) && (hid == id || hv.track != pv.track));
                 // Made just in time for the next phrase boundary, not at
                 // once: changes posted meanwhile cost no render of their
                 // own (at most one render a phrase however often they come).
-                let until = started_s.map(|s| self.until_boundary(s, bpm));
+                let next = started_s.map(|s| self.next_phrase(s, bpm));
                 // A new tempo is led into by a drum fill in the bar before
                 // the boundary, which then plays at the new tempo: the
-                // render is wanted a bar earlier.
+                // render is wanted a bar earlier (and half a second more:
+                // the loop looks every 50 ms, so the start finds the fill
+                // still in time).
                 let bar_s = 4.0 * 60.0 / bpm.max(1.0);
                 let new_tempo = pv.track == v.track && (self.track_bpm(&controls, seed) - bpm).abs() > 1e-6;
-                // (Half a second more than the fill needs: the loop looks
-                // every 50 ms, so the start finds the fill still in time.)
-                let lead = self.lead_s(&make_s) + if new_tempo { bar_s + 0.5 } else { 0.0 };
-                let early = until.is_some_and(|u| u > lead);
-                let fill = match (new_tempo, until, started_s) {
-                    (true, Some(u), Some(s)) if u - bar_s >= self.lead_s(&make_s) => {
-                        let phrase = PHRASE_BARS * bar_s;
-                        let k = ((self.station.stream_s() - s) / phrase).floor() + 1.0;
-                        Some((k * PHRASE_BARS) as u32 - 1)
-                    }
-                    _ => None,
-                };
+                let lead = lead_s(make_s) + if new_tempo { bar_s + 0.5 } else { 0.0 };
+                let early = next.is_some_and(|(_, until)| until > lead);
+                let fill = next
+                    .filter(|&(_, until)| new_tempo && until - bar_s >= lead_s(make_s))
+                    .map(|(k, _)| k * PHRASE_BARS as u32 - 1);
                 if stale && !pending && !early {
                     let began = Instant::now();
                     let result = if pv.track != v.track {
@@ -262,8 +263,7 @@ impl Producer {
                     match result {
                         Ok(r) => {
                             failures = 0;
-                            let now = self.station.controls().1;
-                            if (now.music, now.track) == (v.music, v.track) {
+                            if self.station.controls().1.same_music(&v) {
                                 let id = r.info.id;
                                 *lock(&self.station.at_phrase) = Some(r);
                                 handed = Some((id, v));
@@ -280,7 +280,7 @@ impl Producer {
             // the one playing nears its end (or a skip wants it): however
             // often controls change, it costs one make a track.
             let waiting = {
-                let same = |r: &Ready| (r.versions.music, r.versions.track) == (v.music, v.track);
+                let same = |r: &Ready| r.versions.same_music(&v);
                 let queue = lock(&self.station.queue);
                 let fresh = queue.iter().filter(|r| same(r)).count();
                 let left = self.playing_left_s();
@@ -330,23 +330,17 @@ impl Producer {
     /// Whether the track playing waits for a render with versions `v`.
     fn phrase_due(&self, v: Versions) -> bool {
         let p = lock(&self.station.playing);
-        p.now
-            .as_ref()
-            .is_some_and(|t| (t.versions.music, t.versions.track) != (v.music, v.track))
+        p.now.as_ref().is_some_and(|t| !t.versions.same_music(&v))
     }
 
-    /// Stream seconds from the live edge to the next phrase boundary of a
-    /// track that began at `started_s` at `bpm`.
-    fn until_boundary(&self, started_s: f64, bpm: f64) -> f64 {
+    /// The next phrase boundary of a track that began at `started_s` at
+    /// `bpm`: its index (phrases from the track's start) and the stream
+    /// seconds from the live edge to it.
+    fn next_phrase(&self, started_s: f64, bpm: f64) -> (u32, f64) {
         let phrase = PHRASE_BARS * 4.0 * 60.0 / bpm.max(1.0);
         let into = self.station.stream_s() - started_s;
-        (into / phrase).floor().mul_add(phrase, phrase) - into
-    }
-
-    /// How long before a phrase boundary a render for it starts: twice the
-    /// time renders take, and a second more (the deck sends 0.5 s ahead).
-    fn lead_s(&self, make_s: &f64) -> f64 {
-        2.0 * make_s + 1.0
+        let k = (into / phrase).floor() + 1.0;
+        (k.max(0.0) as u32, k * phrase - into)
     }
 
     /// Logs a failed track and backs off a little when failures repeat,
@@ -377,7 +371,7 @@ impl Producer {
     /// Adds a track made with `versions`, dropping any waiting track
     /// made with older music or track controls (its files too).
     fn queue(&self, ready: Ready, versions: Versions) {
-        let same = |r: &Ready| (r.versions.music, r.versions.track) == (versions.music, versions.track);
+        let same = |r: &Ready| r.versions.same_music(&versions);
         let stale: Vec<u64> = {
             let mut queue = lock(&self.station.queue);
             let stale = queue.iter().filter(|r| !same(r)).map(|r| r.info.id).collect();

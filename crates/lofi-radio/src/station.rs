@@ -130,6 +130,14 @@ pub struct Versions {
     pub track: u64,
 }
 
+impl Versions {
+    /// Whether a track made with `self` has the music of `other`: the mix
+    /// is the deck's, so its version never makes a track stale.
+    pub fn same_music(&self, other: &Versions) -> bool {
+        (self.music, self.track) == (other.music, other.track)
+    }
+}
+
 /// How a track made ready joins the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cut {
