@@ -6,16 +6,55 @@
 //! in cache; the output does not depend on how the signal is cut into
 //! blocks.
 
-use crate::dsp::{advance, db, round, sin01, Delay};
+use crate::dsp::{db, round, sin01, Delay};
+
+/// A phase in 32.32 fixed point: after `n` samples it is exactly `n ×
+/// inc`, so however a signal is cut into calls, and from whatever sample a
+/// render starts, the phase at a sample is the same (a float accumulator
+/// drifts with the number of additions).
+#[derive(Clone, Copy)]
+struct Phase {
+    at: u64,
+    inc: u64,
+}
+
+impl Phase {
+    /// `cycles` per sample (at most 1).
+    fn new(cycles: f64) -> Self {
+        Self {
+            at: 0,
+            inc: (cycles.clamp(0.0, 1.0) * 4_294_967_296.0).round() as u64,
+        }
+    }
+
+    /// The phase after `n` samples.
+    fn starting_at(self, n: usize) -> Self {
+        Self {
+            at: self.inc.wrapping_mul(n as u64),
+            ..self
+        }
+    }
+
+    /// The phase now, 0..1.
+    fn frac(&self) -> f32 {
+        (self.at & 0xffff_ffff) as f32 * (1.0 / 4_294_967_296.0)
+    }
+
+    /// Steps one sample; whether a cycle ended.
+    fn step(&mut self) -> bool {
+        let next = self.at.wrapping_add(self.inc);
+        let wrapped = next >> 32 != self.at >> 32;
+        self.at = next;
+        wrapped
+    }
+}
 
 /// Tape wow and flutter: both channels read through a delay whose length
 /// swings slowly (wow) and quickly (flutter), bending pitch like a worn tape.
 pub struct WowFlutter {
     lines: [Delay; 2],
-    wow_phase: f32,
-    fl_phase: f32,
-    wow_inc: f32,
-    fl_inc: f32,
+    wow: Phase,
+    flutter: Phase,
     base: f32,
     wow_depth: f32,
     fl_depth: f32,
@@ -26,28 +65,35 @@ impl WowFlutter {
     pub fn new(rate: u32, wow: (f64, f64), flutter: (f64, f64)) -> Self {
         let r = rate as f32;
         let ms = r / 1000.0;
-        let (wow_hz, wow_ms) = (wow.0 as f32, wow.1 as f32);
-        let (fl_hz, fl_ms) = (flutter.0 as f32, flutter.1 as f32);
+        let (wow_ms, fl_ms) = (wow.1 as f32, flutter.1 as f32);
         let base = (wow_ms + fl_ms) * ms + 2.0;
         let max = (2.0 * base + 4.0) as usize;
         Self {
             lines: [Delay::new(max), Delay::new(max)],
-            wow_phase: 0.0,
-            fl_phase: 0.0,
-            wow_inc: wow_hz / r,
-            fl_inc: fl_hz / r,
+            wow: Phase::new(wow.0 / f64::from(rate)),
+            flutter: Phase::new(flutter.0 / f64::from(rate)),
             base,
             wow_depth: wow_ms * ms,
             fl_depth: fl_ms * ms,
         }
     }
 
+    /// The same wobble as one that has run `frames` samples already, so a
+    /// render starting mid-track bends pitch as one from the top does.
+    pub fn starting_at(mut self, frames: usize) -> Self {
+        self.wow = self.wow.starting_at(frames);
+        self.flutter = self.flutter.starting_at(frames);
+        self
+    }
+
     pub fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
         let [a, b] = &mut self.lines;
         for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-            let d = self.base + self.wow_depth * sin01(self.wow_phase) + self.fl_depth * sin01(self.fl_phase);
-            advance(&mut self.wow_phase, self.wow_inc);
-            advance(&mut self.fl_phase, self.fl_inc);
+            let d = self.base
+                + self.wow_depth * sin01(self.wow.frac())
+                + self.fl_depth * sin01(self.flutter.frac());
+            self.wow.step();
+            self.flutter.step();
             a.push(*l);
             b.push(*r);
             *l = a.read(d);
@@ -59,35 +105,42 @@ impl WowFlutter {
 /// Sample-rate and bit-depth reduction (sample and hold, then rounding to
 /// `bits`), the sound of an old sampler.
 pub struct Crush {
-    step: f32,
+    /// A new value is held at the sample a cycle ends (the first sample
+    /// of a render from the top holds too).
+    grid: Phase,
+    first: bool,
     levels: f32,
-    phase: [f32; 2],
     held: [f32; 2],
 }
 
 impl Crush {
     pub fn new(rate: u32, target_rate: f64, bits: u32) -> Self {
         Self {
-            step: (target_rate / f64::from(rate)).min(1.0) as f32,
+            grid: Phase::new(target_rate / f64::from(rate)),
+            first: true,
             levels: (1u32 << (bits.clamp(2, 24) - 1)) as f32,
-            phase: [1.0; 2],
             held: [0.0; 2],
         }
     }
 
+    /// Holding on the same grid as one that has run `frames` samples.
+    pub fn starting_at(mut self, frames: usize) -> Self {
+        self.grid = self.grid.starting_at(frames);
+        self.first = frames == 0;
+        self
+    }
+
     pub fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
-        let (step, levels, inv) = (self.step, self.levels, 1.0 / self.levels);
-        for (ch, buf) in [left, right].into_iter().enumerate() {
-            let (mut phase, mut held) = (self.phase[ch], self.held[ch]);
-            for v in buf.iter_mut() {
-                phase += step;
-                if phase >= 1.0 {
-                    phase -= 1.0;
-                    held = round(*v * levels) * inv;
-                }
-                *v = held;
+        let (levels, inv) = (self.levels, 1.0 / self.levels);
+        let [hl, hr] = &mut self.held;
+        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+            if self.grid.step() || self.first {
+                self.first = false;
+                *hl = round(*l * levels) * inv;
+                *hr = round(*r * levels) * inv;
             }
-            (self.phase[ch], self.held[ch]) = (phase, held);
+            *l = *hl;
+            *r = *hr;
         }
     }
 }
@@ -120,6 +173,13 @@ impl Sidechain {
             attack: (0.005 * r).max(1.0),
             release: (-1.0 / (release_ms as f32 / 1000.0 * r)).exp(),
         }
+    }
+
+    /// Ducking from sample `n` on (kicks before it are passed over).
+    pub fn starting_at(mut self, n: usize) -> Self {
+        self.n = n as u64;
+        self.next = self.kicks.partition_point(|&k| k < self.n);
+        self
     }
 
     /// The gains of the next `out.len()` samples.

@@ -18,6 +18,7 @@ mod instruments;
 pub mod live;
 pub mod loudness;
 mod master;
+mod part;
 mod player;
 mod preset;
 mod render;
@@ -28,13 +29,14 @@ pub use ambience::Layers;
 pub use error::AudioError;
 pub use instruments::{load_soundfont, DrumKit, Instrument, Sf2, Tone, ToneKind, SF2_QUANTUM};
 pub use master::{measure, Mastered};
+pub use part::{render_part, Part, LEAD_IN_SECONDS, PREROLL_SECONDS};
 pub use preset::{
     AmbienceSettings, BassSettings, DrumSettings, KeysSettings, MasterSettings, Preset, SidechainSettings,
     BUILTIN_PRESETS,
 };
 pub use render::{check_sample_rate, render, RenderOptions, Track, SAMPLE_RATES};
 pub use rustysynth::SoundFont;
-pub use wav::{write_wav, write_wav_to, WavFormat};
+pub use wav::{splice_wav, write_wav, write_wav_to, WavFormat};
 
 /// Two channels of samples.
 #[derive(Clone, Debug, Default, PartialEq)]

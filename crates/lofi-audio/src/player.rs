@@ -79,12 +79,16 @@ pub(crate) struct Player {
 
 impl Player {
     /// Part `index` of the arrangement (keys, bass, drums) at `rate`, with
-    /// the built-in instrument for it or the SoundFont.
+    /// the built-in instrument for it or the SoundFont, playing from sample
+    /// `start` (at `rate`) on: notes before it are skipped (see
+    /// [`Instrument::skip`]), so what plays from there is what a player
+    /// from the top plays once those notes have died away.
     pub(crate) fn new(
         arr: &Arrangement,
         index: usize,
         rate: u32,
         opts: &RenderOptions,
+        start: usize,
     ) -> Result<Self, AudioError> {
         let name = ["keys", "bass", "drums"][index];
         let part = arr
@@ -115,11 +119,16 @@ impl Player {
                 Box::new(tone)
             }
         };
+        let mut inst = inst;
+        let next = events.partition_point(|e| (e.sample as usize) < start);
+        for e in events[..next].iter().filter(|e| e.on) {
+            inst.skip(e.pitch, e.velocity);
+        }
         Ok(Self {
             inst,
             events,
-            next: 0,
-            pos: 0,
+            next,
+            pos: start,
             block: opts.block,
         })
     }

@@ -98,8 +98,8 @@ impl Track {
 }
 
 /// The sizes of one render.
-struct Frames {
-    rate: u32,
+pub(crate) struct Frames {
+    pub(crate) rate: u32,
     /// Keys and bass run at half the rate, then are upsampled.
     half: bool,
     /// The keys' and bass's own rate.
@@ -108,10 +108,13 @@ struct Frames {
     frames: usize,
     /// Samples rendered past it so decays and reverb ring out.
     tail: usize,
+    /// The track sample the render starts at (even: the half-rate buses
+    /// start at half of it); 0 for a whole track.
+    pub(crate) start: usize,
 }
 
 impl Frames {
-    fn of(arr: &Arrangement, opts: &RenderOptions) -> Self {
+    pub(crate) fn of(arr: &Arrangement, opts: &RenderOptions) -> Self {
         let rate = opts.sample_rate;
         let p = &opts.preset;
         // Keys and bass are low-passed far below a quarter of the sample
@@ -124,38 +127,56 @@ impl Frames {
             inner: if half { rate / 2 } else { rate },
             frames: (arr.duration_seconds() * f64::from(rate)).round() as usize,
             tail: (TAIL_SECONDS * f64::from(rate)) as usize,
+            start: 0,
         }
     }
 
-    fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         self.frames + self.tail
+    }
+
+    /// Samples rendered: from the start to the end of the tail.
+    fn rendered(&self) -> usize {
+        self.total().saturating_sub(self.start)
+    }
+
+    /// The start at a bus's own rate.
+    fn start_at(&self, rate: u32) -> usize {
+        if rate == self.rate {
+            self.start
+        } else {
+            self.start / 2
+        }
     }
 }
 
 /// Keys, bass and drums through their chains: one stem each with
 /// `opts.stems`, else summed into one buffer as they are made.
-fn music_buses(
+pub(crate) fn music_buses(
     arr: &Arrangement,
     opts: &RenderOptions,
     f: &Frames,
 ) -> Result<Vec<(&'static str, Stereo)>, AudioError> {
-    let (p, rate, inner, half, total) = (&opts.preset, f.rate, f.inner, f.half, f.total());
+    let (p, rate, inner, half, total) = (&opts.preset, f.rate, f.inner, f.half, f.rendered());
     let samples_per_tick = f64::from(rate) / arr.ticks_per_second();
     let kicks: Vec<u64> = arr
         .kicks
         .iter()
         .map(|&t| (f64::from(t) * samples_per_tick).round() as u64)
         .collect();
-    let sidechain = || Sidechain::new(kicks.clone(), rate, p.sidechain.depth_db, p.sidechain.release_ms);
+    let sidechain = || {
+        Sidechain::new(kicks.clone(), rate, p.sidechain.depth_db, p.sidechain.release_ms).starting_at(f.start)
+    };
     let mut buses: Vec<(&'static str, Stereo)> = Vec::with_capacity(4);
     {
-        let mut player = Player::new(arr, 0, inner, opts)?;
+        let mut player = Player::new(arr, 0, inner, opts, f.start_at(inner))?;
         let mut lp = Lowpass::new(p.keys.lowpass_hz, inner);
         let mut wow = WowFlutter::new(
             inner,
             (p.keys.wow_hz, p.keys.wow_ms),
             (p.keys.flutter_hz, p.keys.flutter_ms),
-        );
+        )
+        .starting_at(f.start_at(inner));
         let mut verb = (p.keys.reverb > 0.0).then(|| ReverbSend::new(inner, p.keys.reverb));
         let mut make = |l: &mut [f32], r: &mut [f32]| {
             player.play(l, r);
@@ -171,7 +192,7 @@ fn music_buses(
         run_bus(out, add, half, &mut make, duck, db(p.keys.level_db));
     }
     {
-        let mut player = Player::new(arr, 1, inner, opts)?;
+        let mut player = Player::new(arr, 1, inner, opts, f.start_at(inner))?;
         let mut lp = Lowpass::new(p.bass.lowpass_hz, inner);
         let mut make = |l: &mut [f32], r: &mut [f32]| {
             player.play(l, r);
@@ -183,8 +204,8 @@ fn music_buses(
         run_bus(out, add, half, &mut make, duck, db(p.bass.level_db));
     }
     {
-        let mut player = Player::new(arr, 2, rate, opts)?;
-        let mut crush = Crush::new(rate, p.drums.sample_rate_hz, p.drums.bits);
+        let mut player = Player::new(arr, 2, rate, opts, f.start)?;
+        let mut crush = Crush::new(rate, p.drums.sample_rate_hz, p.drums.bits).starting_at(f.start);
         let mut lp = Lowpass::new(p.drums.lowpass_hz, rate);
         let mut make = |l: &mut [f32], r: &mut [f32]| {
             player.play(l, r);
@@ -314,8 +335,14 @@ fn fade(buses: &mut [(&'static str, Stereo)], ambs: &mut [(&'static str, Stereo)
             }
         }
     }
-    let fade = (END_FADE_SECONDS * f64::from(f.rate)) as usize;
-    for st in buses.iter_mut().chain(ambs.iter_mut()).map(|(_, s)| s) {
+    fade_out(buses.iter_mut().chain(ambs.iter_mut()).map(|(_, s)| s), f.rate);
+    f.total()
+}
+
+/// The fade at the very end of a track with an end.
+pub(crate) fn fade_out<'a>(stems: impl Iterator<Item = &'a mut Stereo>, rate: u32) {
+    let fade = (END_FADE_SECONDS * f64::from(rate)) as usize;
+    for st in stems {
         for buf in [&mut st.left, &mut st.right] {
             let n = buf.len();
             for i in 0..fade.min(n) {
@@ -323,7 +350,6 @@ fn fade(buses: &mut [(&'static str, Stereo)], ambs: &mut [(&'static str, Stereo)
             }
         }
     }
-    f.total()
 }
 
 fn add_into(mix: &mut Stereo, st: &Stereo) {

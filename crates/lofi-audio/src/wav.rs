@@ -86,19 +86,9 @@ impl Dither {
     }
 }
 
-/// Streams a stereo WAV file into `w`: the header, then the samples encoded
-/// a few thousand frames at a time into one reused buffer, so a 3-minute
-/// track never needs a second copy of itself in memory (those copies' page
-/// faults were a visible part of a render with stems).
-pub fn write_wav_to(
-    w: &mut dyn Write,
-    left: &[f32],
-    right: &[f32],
-    rate: u32,
-    format: WavFormat,
-    seed: Seed,
-) -> std::io::Result<()> {
-    let frames = left.len().min(right.len());
+/// The RIFF header of a stereo WAV of `frames` frames: what precedes the
+/// samples (the data chunk is always last).
+fn header(frames: usize, rate: u32, format: WavFormat) -> Vec<u8> {
     let width = format.bytes();
     let data_len = frames * 2 * width;
     let float = format == WavFormat::Float32;
@@ -123,8 +113,35 @@ pub fn write_wav_to(
     }
     head.extend_from_slice(b"data");
     head.extend_from_slice(&(data_len as u32).to_le_bytes());
-    w.write_all(&head)?;
+    head
+}
 
+/// Streams a stereo WAV file into `w`: the header, then the samples encoded
+/// a few thousand frames at a time into one reused buffer, so a 3-minute
+/// track never needs a second copy of itself in memory (those copies' page
+/// faults were a visible part of a render with stems).
+pub fn write_wav_to(
+    w: &mut dyn Write,
+    left: &[f32],
+    right: &[f32],
+    rate: u32,
+    format: WavFormat,
+    seed: Seed,
+) -> std::io::Result<()> {
+    w.write_all(&header(left.len().min(right.len()), rate, format))?;
+    write_samples(w, left, right, format, seed)
+}
+
+/// The samples of a WAV's data chunk.
+fn write_samples(
+    w: &mut dyn Write,
+    left: &[f32],
+    right: &[f32],
+    format: WavFormat,
+    seed: Seed,
+) -> std::io::Result<()> {
+    let frames = left.len().min(right.len());
+    let width = format.bytes();
     const FRAMES: usize = 8192;
     let mut buf = vec![0u8; FRAMES * 2 * width];
     let full = (1i64 << (8 * width - 1)) as f32;
@@ -158,6 +175,67 @@ pub fn write_wav_to(
         w.write_all(data)?;
     }
     Ok(())
+}
+
+/// One sample of a data chunk as a float.
+fn decode(bytes: &[u8], format: WavFormat) -> f32 {
+    match format {
+        WavFormat::Int16 => f32::from(i16::from_le_bytes([bytes[0], bytes[1]])) / 32_768.0,
+        WavFormat::Int24 => (i32::from_le_bytes([0, bytes[0], bytes[1], bytes[2]]) >> 8) as f32 / 8_388_608.0,
+        WavFormat::Float32 => f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+    }
+}
+
+/// Rewrites the stereo WAV at `path` (one [`write_wav`] wrote) as its
+/// first `keep` frames, then `left`/`right`, whose first `fade` frames
+/// are crossfaded (linearly) with the old frames there: atomically. The
+/// kept frames' bytes are copied as they are, not decoded and dithered
+/// again, so the cost is that of the new frames alone.
+pub fn splice_wav(
+    path: &Path,
+    keep: usize,
+    fade: usize,
+    left: &[f32],
+    right: &[f32],
+    seed: Seed,
+) -> Result<(), AudioError> {
+    let bad = |reason: String| AudioError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| bad(format!("reading it to splice: {e}")))?;
+    let reader = hound::WavReader::new(std::io::Cursor::new(&bytes[..]))
+        .map_err(|e| bad(format!("not a WAV to splice: {e}")))?;
+    let spec = reader.spec();
+    let format = match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Int, 16) => WavFormat::Int16,
+        (hound::SampleFormat::Int, 24) => WavFormat::Int24,
+        (hound::SampleFormat::Float, 32) => WavFormat::Float32,
+        (f, b) => return Err(bad(format!("{b}-bit {f:?} is not a format this splices"))),
+    };
+    let width = format.bytes();
+    let data_len = reader.len() as usize * width;
+    if spec.channels != 2 || data_len > bytes.len() {
+        return Err(bad("not a stereo WAV whose data chunk is last".into()));
+    }
+    let data = &bytes[bytes.len() - data_len..];
+    let old_frames = data_len / (2 * width);
+    let keep = keep.min(old_frames);
+    let fade = fade.min(old_frames - keep).min(left.len());
+    let (mut l, mut r) = (left.to_vec(), right.to_vec());
+    for i in 0..fade {
+        let a = (i as f32 + 0.5) / fade as f32;
+        let at = (keep + i) * 2 * width;
+        l[i] = decode(&data[at..], format) * (1.0 - a) + l[i] * a;
+        r[i] = decode(&data[at + width..], format) * (1.0 - a) + r[i] * a;
+    }
+    let frames = keep + l.len().min(r.len());
+    lofi_core::write_atomic_with(path, |w| {
+        w.write_all(&header(frames, spec.sample_rate, format))?;
+        w.write_all(&data[..keep * 2 * width])?;
+        write_samples(w, &l, &r, format, seed)
+    })
+    .map_err(|e| bad(e.to_string()))
 }
 
 /// Writes a stereo WAV file atomically (temporary file, then rename),

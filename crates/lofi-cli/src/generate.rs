@@ -90,6 +90,7 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
         options,
         track: maker.as_ref(),
         out,
+        stem_files: true,
     };
     let summary = lofi_track::generate(&job).map_err(flags::track)?;
     if let Some(t) = &summary.track {

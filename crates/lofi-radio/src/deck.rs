@@ -279,6 +279,15 @@ impl Deck {
             // A re-render of a track no longer playing: not wanted.
             return;
         }
+        if track.cut == Cut::Replace && from < track.first_frame() {
+            // A re-render begins a little before the boundary it was made
+            // for; a boundary before that one has gone by.
+            log(
+                &self.station,
+                "a re-render came after its phrase boundary and is dropped",
+            );
+            return;
+        }
         if at >= current.track.frames() || (track.cut == Cut::Replace && from >= track.frames()) {
             // Past the end: a re-render is too late; a new track plays next.
             if track.cut != Cut::Replace {

@@ -5,10 +5,14 @@
 //! It keeps one track waiting. When music controls change, the playing
 //! track is re-rendered from its own sample (or, for a new temperature or
 //! length, a new track is made) just before its next phrase boundary, and
-//! handed to the deck to take over there; the waiting track is remade in
-//! the playing one's last 30 s, and until then it stays, so a change never
-//! costs silence. However often controls change, that is at most one
-//! render a phrase and one make a track.
+//! handed to the deck to take over there. A re-render covers only the rest
+//! of the track, from a little before that boundary, at the gain the whole
+//! track was mastered with, and its WAV download is spliced (the old
+//! render up to the boundary, then the new one). The waiting track is
+//! remade once, in the playing one's last 30 s; until then it stays, so a
+//! change never costs silence, and changes after that reach it at its
+//! first phrase. However often controls change, that is at most one
+//! re-render a phrase and one make a track.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use lofi_core::Seed;
 use lofi_gen::{GenerateOptions, Model, NoveltyIndex, SamplerOptions};
-use lofi_track::{GenerateJob, Made, Source, TrackMaker, TrackSettings};
+use lofi_track::{GenerateJob, Made, TrackMaker, TrackSettings};
 use serde_json::json;
 
 use crate::controls::Controls;
@@ -143,33 +147,49 @@ fn roll(arrangement: &lofi_arrange::Arrangement) -> Vec<[f64; 4]> {
         .collect()
 }
 
-/// What the deck needs of a made track: its music stems at the gain its
-/// mastering chose, and its phrase length.
-fn ready(made: &Made, info: TrackInfo, versions: Versions, cut: Cut) -> Ready {
-    let gain = 10f64.powf(made.track.mastered.gain_db / 20.0) as f32;
+/// What the deck needs of a track: its music stems from frame `start` on
+/// at the gain it plays at (`info.gain_db`), and its phrase length.
+fn ready(
+    stems: &[(&'static str, lofi_audio::Stereo)],
+    start: usize,
+    bpm: f64,
+    preset: &lofi_audio::Preset,
+    info: TrackInfo,
+    cut: Cut,
+) -> Ready {
+    let gain = 10f64.powf(info.gain_db / 20.0) as f32;
     let stems = STEMS
         .iter()
         .map(|name| {
-            made.track
-                .stems
+            stems
                 .iter()
                 .find(|(n, _)| n == name)
-                .map(|(_, st)| Stem::new(&st.left, &st.right, gain))
+                .map(|(_, st)| Stem::new(&st.left, &st.right, gain, start))
         })
         .collect();
-    let bar_s = 4.0 * 60.0 / made.arrangement.bpm;
-    let p = &made.preset().ambience;
+    let bar_s = 4.0 * 60.0 / bpm;
+    let p = &preset.ambience;
     Ready {
+        versions: info.versions,
         info,
         stems,
         gain,
         ambience_db: [p.rain_db, p.vinyl_db, p.tape_db],
         phrase_frames: PHRASE_BARS * bar_s * f64::from(crate::mp3::SAMPLE_RATE),
-        versions,
         cut,
         take_over_bar: None,
         ready_at: Instant::now(),
     }
+}
+
+/// What a track's listing takes from the track made.
+struct Listed {
+    bpm: f64,
+    key: Option<String>,
+    minutes: f64,
+    duration_s: f64,
+    /// The gain it plays at, dB.
+    gain_db: f64,
 }
 
 /// Seconds before the playing track ends by which a waiting track made
@@ -200,6 +220,8 @@ impl Producer {
         let mut handed: Option<(u64, Versions)> = None;
         // Seconds the last phrase renders took (a running mean).
         let mut make_s = 1.0f64;
+        // The track playing when the waiting one was last remade.
+        let mut remade_for: Option<u64> = None;
         while !self.station.is_stopping() {
             let (controls, v) = self.station.controls();
             let first = next_id == 0;
@@ -256,20 +278,19 @@ impl Producer {
                         let id = next_id;
                         next_id += 1;
                         self.make(id, &controls, v, m, Cut::AtPhrase)
+                            .map(|r| self.hand(r))
                     } else {
-                        self.remake(id, seed, &controls, v, m, fill)
+                        // From the fill's bar, else the next boundary's.
+                        let from_bar = fill.or(next.map(|(k, _)| k * PHRASE_BARS as u32)).unwrap_or(0);
+                        self.remake(id, seed, &controls, v, m, fill, from_bar)
                     };
                     make_s = 0.5 * make_s + 0.5 * began.elapsed().as_secs_f64();
                     match result {
-                        Ok(r) => {
+                        Ok(Some(hid)) => {
                             failures = 0;
-                            if self.station.controls().1.same_music(&v) {
-                                let id = r.info.id;
-                                *lock(&self.station.at_phrase) = Some(r);
-                                handed = Some((id, v));
-                                self.station.changed();
-                            }
+                            handed = Some((hid, v));
                         }
+                        Ok(None) => failures = 0,
                         Err(e) => self.failed(id, &e, &mut failures),
                     }
                     continue;
@@ -279,14 +300,20 @@ impl Producer {
             // waiting track made with older controls is remade only when
             // the one playing nears its end (or a skip wants it): however
             // often controls change, it costs one make a track.
+            let playing_id = lock(&self.station.playing).now.as_ref().map(|t| t.id);
             let waiting = {
                 let same = |r: &Ready| r.versions.same_music(&v);
                 let queue = lock(&self.station.queue);
                 let fresh = queue.iter().filter(|r| same(r)).count();
                 let left = self.playing_left_s();
-                let in_time = left.is_some_and(|l| l > REMAKE_BEFORE_END_S)
+                // Once remade for this track's end, a waiting track is not
+                // remade again: changes after that reach it as re-renders
+                // at its first phrase once it plays (a make costs several
+                // re-renders).
+                let spared = (left.is_some_and(|l| l > REMAKE_BEFORE_END_S)
+                    || (playing_id.is_some() && remade_for == playing_id))
                     && !self.station.skip.load(std::sync::atomic::Ordering::Relaxed);
-                let enough = fresh >= AHEAD || (queue.len() >= AHEAD && in_time);
+                let enough = fresh >= AHEAD || (queue.len() >= AHEAD && spared);
                 if enough {
                     // Short while a phrase render is due: it starts on time.
                     let pause = if self.phrase_due(v) { 50 } else { 250 };
@@ -296,6 +323,9 @@ impl Producer {
             };
             if waiting {
                 continue;
+            }
+            if !lock(&self.station.queue).is_empty() {
+                remade_for = playing_id;
             }
             let id = next_id;
             next_id += 1;
@@ -389,19 +419,25 @@ impl Producer {
         self.station.changed();
     }
 
-    /// What is listed of track `id` (made from `seed`).
+    /// What is listed of track `id` (made from `seed`): `made` is its
+    /// tempo, key, length in minutes and seconds, and the gain it plays at.
+    #[allow(clippy::too_many_arguments)]
     fn info(
         &self,
         (id, seed): (u64, u64),
-        made: &Made,
+        made: Listed,
         controls: &Controls,
         versions: Versions,
         model: String,
         start: Instant,
     ) -> TrackInfo {
-        let bpm = made.arrangement.bpm;
-        let key = made.key.map(|k| k.to_string());
-        let minutes = made.settings().minutes;
+        let Listed {
+            bpm,
+            key,
+            minutes,
+            duration_s,
+            gain_db,
+        } = made;
         TrackInfo {
             id,
             title: format!(
@@ -412,7 +448,7 @@ impl Producer {
             bpm,
             key,
             model,
-            duration_s: made.track.duration_seconds(),
+            duration_s,
             settings: Controls {
                 minutes,
                 ..controls.clone()
@@ -422,7 +458,20 @@ impl Producer {
             started_s: None,
             files: TrackFiles::of(id),
             versions,
+            gain_db,
         }
+    }
+
+    /// Hands a track to the deck for the next phrase boundary, when the
+    /// controls it was made with are still the newest: its id, if handed.
+    fn hand(&self, r: Ready) -> Option<u64> {
+        if !self.station.controls().1.same_music(&r.versions) {
+            return None;
+        }
+        let id = r.info.id;
+        *lock(&self.station.at_phrase) = Some(r);
+        self.station.changed();
+        Some(id)
     }
 
     /// Writes `track.json` (the listing, the generation's figures and the
@@ -432,12 +481,12 @@ impl Producer {
         dir: &Path,
         info: &TrackInfo,
         generation: &serde_json::Value,
-        made: &Made,
+        arrangement: &lofi_arrange::Arrangement,
     ) -> Result<(), RadioError> {
         let record = json!({
             "track": info,
             "generation": generation,
-            "notes": roll(&made.arrangement),
+            "notes": roll(arrangement),
         });
         let bytes = serde_json::to_vec(&record).map_err(|e| RadioError::Encoder(e.to_string()))?;
         let path = dir.join("track.json");
@@ -461,8 +510,11 @@ impl Producer {
     }
 
     /// The track playing (`id`, made from `seed`), re-rendered from its own
-    /// sample with the music controls now set: it takes over at the next
-    /// phrase boundary.
+    /// sample with the music controls now set, from bar `from_bar` (the
+    /// next phrase boundary, or the fill's bar) to its end only: handed to
+    /// the deck to take over there, then its files are rewritten as it
+    /// will be heard. Returns the id handed, if it was.
+    #[allow(clippy::too_many_arguments)]
     fn remake(
         &self,
         id: u64,
@@ -471,7 +523,8 @@ impl Producer {
         versions: Versions,
         maker: &TrackMaker,
         fill_bar: Option<u32>,
-    ) -> Result<Ready, RadioError> {
+        from_bar: u32,
+    ) -> Result<Option<u64>, RadioError> {
         let start = Instant::now();
         let dir = track_dir(&self.station.config.cache_dir, id);
         let sample = dir.join("sample.mid");
@@ -498,36 +551,74 @@ impl Producer {
                 }
             }
         };
-        let made = maker.make_filled(&score, seed_t, bpm, grooves, start, fill_bar)?;
-        self.check_rate(&made)?;
-        let model = lock(&self.station.playing)
-            .now
-            .as_ref()
-            .map_or_else(|| self.model.name.clone(), |t| t.model.clone());
-        let info = self.info((id, seed), &made, controls, versions, model, start);
-        let mut ready = ready(&made, info.clone(), versions, Cut::Replace);
+        let made = maker.make_part(&score, seed_t, bpm, &grooves, fill_bar, from_bar)?;
+        if made.part.sample_rate != crate::mp3::SAMPLE_RATE {
+            return Err(self.wrong_rate(made.part.sample_rate));
+        }
+        let Some(playing) = lock(&self.station.playing).now.clone().filter(|t| t.id == id) else {
+            // It ended while this was made.
+            return Ok(None);
+        };
+        // The gain the whole track was mastered with: a change of drums or
+        // density is heard as such, not made up for. A new preset (other
+        // levels, another target) is brought to its target on the part.
+        let gain_db = if playing.settings.preset == controls.preset {
+            playing.gain_db
+        } else {
+            let lufs = made.part.loudness();
+            if lufs.is_finite() {
+                maker.preset().master.lufs - lufs
+            } else {
+                playing.gain_db
+            }
+        };
+        let rate = f64::from(made.part.sample_rate);
+        let listed = Listed {
+            bpm: made.arrangement.bpm,
+            key: playing.key.clone(),
+            minutes: maker.settings().minutes,
+            duration_s: made.part.frames as f64 / rate,
+            gain_db,
+        };
+        let info = self.info(
+            (id, seed),
+            listed,
+            controls,
+            versions,
+            playing.model.clone(),
+            start,
+        );
+        let mut ready = ready(
+            &made.part.stems,
+            made.part.start,
+            made.arrangement.bpm,
+            maker.preset(),
+            info.clone(),
+            Cut::Replace,
+        );
         ready.take_over_bar = fill_bar;
         self.counted(&info, "re-rendered");
         // Handed over before its files are written: the deck need not wait.
-        let source = Source {
-            command: "radio",
-            input: "sample.mid".into(),
-            fingerprint: None,
-            warnings: Vec::new(),
-            generation: None,
-        };
-        made.write(&dir.join("track.wav"), &source)?;
-        self.record(&dir, &info, &json!(null), &made)?;
-        Ok(ready)
+        let handed = self.hand(ready);
+        // The download: the old render up to the change, then this one.
+        let old_at = (f64::from(from_bar) * 4.0 * 60.0 / playing.bpm * rate).round() as usize;
+        let gain = 10f64.powf(gain_db / 20.0) as f32;
+        made.splice_into(&dir.join("track.wav"), &dir.join("track.mid"), old_at, gain)?;
+        self.record(&dir, &info, &json!(null), &made.arrangement)?;
+        Ok(handed)
+    }
+
+    fn wrong_rate(&self, rate: u32) -> RadioError {
+        RadioError::Config {
+            what: "sample rate",
+            value: rate.to_string(),
+            problem: format!("is not the stream's {} Hz", crate::mp3::SAMPLE_RATE),
+        }
     }
 
     fn check_rate(&self, made: &Made) -> Result<(), RadioError> {
         if made.track.sample_rate != crate::mp3::SAMPLE_RATE {
-            return Err(RadioError::Config {
-                what: "sample rate",
-                value: made.track.sample_rate.to_string(),
-                problem: format!("is not the stream's {} Hz", crate::mp3::SAMPLE_RATE),
-            });
+            return Err(self.wrong_rate(made.track.sample_rate));
         }
         Ok(())
     }
@@ -565,25 +656,41 @@ impl Producer {
             options,
             track: Some(maker),
             out: dir.clone(),
+            // The stems are kept to be played, not served.
+            stem_files: false,
         };
         let (summary, made) = lofi_track::generate_made(&job)?;
         let made = made.ok_or_else(|| RadioError::Encoder("no track was made".into()))?;
         self.check_rate(&made)?;
+        let listed = Listed {
+            bpm: made.arrangement.bpm,
+            key: made.key.map(|k| k.to_string()),
+            minutes: made.settings().minutes,
+            duration_s: made.track.duration_seconds(),
+            gain_db: made.track.mastered.gain_db,
+        };
         let info = self.info(
             (id, seed),
-            &made,
+            listed,
             controls,
             versions,
             summary.model.clone(),
             start,
         );
-        self.record(&dir, &info, &json!(summary), &made)?;
+        self.record(&dir, &info, &json!(summary), &made.arrangement)?;
         let info = TrackInfo {
             make_seconds: start.elapsed().as_secs_f64(),
             ..info
         };
         self.counted(&info, "made");
-        Ok(ready(&made, info, versions, cut))
+        Ok(ready(
+            &made.track.stems,
+            0,
+            made.arrangement.bpm,
+            made.preset(),
+            info,
+            cut,
+        ))
     }
 }
 

@@ -52,6 +52,9 @@ pub struct TrackInfo {
     /// The controls' versions it was made with.
     #[serde(skip)]
     pub versions: Versions,
+    /// The gain it plays at, dB: its mastering's (a re-render keeps it).
+    #[serde(skip)]
+    pub gain_db: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -77,44 +80,61 @@ pub const STEMS: [&str; 3] = ["keys", "bass", "drums"];
 
 /// One stem as interleaved 16-bit stereo scaled to its own peak: half the
 /// memory of floats, and 96 dB under each stem's own peak, however quiet
-/// the stem (the rain sits 20 dB under the music).
+/// the stem (the rain sits 20 dB under the music). A re-render holds only
+/// the frames from where it takes over on.
 pub struct Stem {
     pcm: Vec<i16>,
     scale: f32,
+    /// The track frame of the first frame held (silence before it).
+    start: usize,
 }
 
 impl Stem {
-    /// A stem of `left`/`right` played at `gain` (the track's mastering
-    /// gain, folded into the scale: no second pass when mixing).
-    pub fn new(left: &[f32], right: &[f32], gain: f32) -> Self {
+    /// A stem of `left`/`right` from track frame `start` on, played at
+    /// `gain` (the track's mastering gain, folded into the scale: no second
+    /// pass when mixing).
+    pub fn new(left: &[f32], right: &[f32], gain: f32, start: usize) -> Self {
         let peak = left.iter().chain(right).fold(0.0f32, |m, v| m.max(v.abs()));
         let to = if peak > 0.0 { 32767.0 / peak } else { 0.0 };
         let q = |v: f32| (v * to).round().clamp(-32767.0, 32767.0) as i16;
         Self {
             pcm: left.iter().zip(right).flat_map(|(&l, &r)| [q(l), q(r)]).collect(),
             scale: if peak > 0.0 { peak * gain / 32767.0 } else { 0.0 },
+            start,
         }
     }
 
+    /// The track's frames up to the stem's end.
     pub fn frames(&self) -> usize {
-        self.pcm.len() / 2
+        self.start + self.pcm.len() / 2
+    }
+
+    /// The first frame held.
+    pub fn start(&self) -> usize {
+        self.start
     }
 
     /// Adds frame `from + i` times `gain[i] × env[i]` (the live gain and
-    /// the voice's fade) into `left`/`right`; silence past the end.
+    /// the voice's fade) into `left`/`right`; silence outside the frames held.
     pub fn add(&self, from: usize, gain: &[f32], env: &[f32], left: &mut [f32], right: &mut [f32]) {
         let frames = self.frames();
         if from >= frames || self.scale == 0.0 {
             return;
         }
-        let n = left.len().min(frames - from);
-        let pcm = &self.pcm[2 * from..2 * (from + n)];
+        // Frames of the chunk before the first one held stay silent.
+        let skip = self.start.saturating_sub(from);
+        if skip >= left.len() {
+            return;
+        }
+        let from = from + skip;
+        let n = (left.len() - skip).min(frames - from);
+        let pcm = &self.pcm[2 * (from - self.start)..2 * (from - self.start + n)];
         for (i, (fr, (l, r))) in pcm
             .chunks_exact(2)
-            .zip(left.iter_mut().zip(right.iter_mut()))
+            .zip(left[skip..].iter_mut().zip(right[skip..].iter_mut()))
             .enumerate()
         {
-            let g = gain[i] * env[i] * self.scale;
+            let g = gain[skip + i] * env[skip + i] * self.scale;
             *l += f32::from(fr[0]) * g;
             *r += f32::from(fr[1]) * g;
         }
@@ -174,6 +194,12 @@ impl Ready {
     /// Frames (stereo samples).
     pub fn frames(&self) -> usize {
         self.stems.iter().flatten().map(Stem::frames).max().unwrap_or(0)
+    }
+
+    /// The first frame its stems hold (a re-render holds only the frames
+    /// from where it takes over).
+    pub fn first_frame(&self) -> usize {
+        self.stems.iter().flatten().map(Stem::start).min().unwrap_or(0)
     }
 }
 
@@ -479,5 +505,34 @@ impl Station {
             Ok((g, _)) => g,
             Err(e) => e.into_inner().0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stem holding frames from 100 on: silence before, its frames (at
+    /// the gain folded in) after, silence past its end.
+    #[test]
+    fn a_stem_that_starts_mid_track_is_silent_before_its_first_frame() {
+        let left: Vec<f32> = (0..50).map(|i| 0.01 * i as f32).collect();
+        let right: Vec<f32> = left.iter().map(|v| -v).collect();
+        let stem = Stem::new(&left, &right, 2.0, 100);
+        assert_eq!((stem.start(), stem.frames()), (100, 150));
+        let ones = [1.0f32; 20];
+        let (mut l, mut r) = ([0f32; 20], [0f32; 20]);
+        stem.add(90, &ones, &ones, &mut l, &mut r);
+        assert!(l[..10].iter().chain(&r[..10]).all(|v| *v == 0.0));
+        for i in 0..10 {
+            let want = 2.0 * 0.01 * i as f32;
+            assert!((l[10 + i] - want).abs() < 1e-4 && (r[10 + i] + want).abs() < 1e-4);
+        }
+        let (mut l, mut r) = ([0f32; 20], [0f32; 20]);
+        stem.add(140, &ones, &ones, &mut l, &mut r);
+        assert!((l[9] - 2.0 * 0.49).abs() < 1e-4 && l[10..].iter().all(|v| *v == 0.0));
+        let (mut l, mut r) = ([0f32; 20], [0f32; 20]);
+        stem.add(10, &ones, &ones, &mut l, &mut r);
+        assert!(l.iter().chain(&r).all(|v| *v == 0.0));
     }
 }

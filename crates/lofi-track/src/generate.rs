@@ -26,6 +26,10 @@ pub struct GenerateJob<'a> {
     pub track: Option<&'a TrackMaker>,
     /// The folder to write into (created if missing).
     pub out: PathBuf,
+    /// Write the stems the track keeps as files too (a front end that
+    /// keeps them only to play them, the radio, writes none: 190 MB of
+    /// float WAVs a 3-minute track).
+    pub stem_files: bool,
 }
 
 /// The track half of [`GenerateSummary`].
@@ -148,7 +152,7 @@ pub fn generate_made(job: &GenerateJob<'_>) -> Result<(GenerateSummary, Option<M
                 warnings: Vec::new(),
                 generation: Some(generation),
             };
-            let r = made.write(&job.out.join("track.wav"), &source)?;
+            let r = made.write_files(&job.out.join("track.wav"), &source, job.stem_files)?;
             let track = TrackSummary {
                 track_wav: r.wav,
                 track_midi: r.midi,

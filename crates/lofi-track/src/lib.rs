@@ -14,12 +14,14 @@ mod grooves;
 mod maker;
 mod manifest;
 mod settings;
+mod splice;
 
 pub use error::TrackError;
 pub use generate::{generate, generate_made, GenerateJob, GenerateSummary, TrackSummary};
 pub use grooves::DrumsReport;
 pub use lofi_core::Seed;
 pub use lofi_score::tempo;
-pub use maker::{render_file, Made, TrackMaker};
+pub use maker::{render_file, Made, MadePart, TrackMaker};
 pub use manifest::{ChordsSummary, GenerationReport, Manifest, RenderSummary, SampleMetrics, Source};
 pub use settings::{AmbienceLevels, DrumSource, TrackSettings, MAX_AMBIENCE_LEVEL};
+pub use splice::SPLICE_FADE_SECONDS;

@@ -160,6 +160,58 @@ impl TrackMaker {
         start: Instant,
         fill_bar: Option<u32>,
     ) -> Result<Made, TrackError> {
+        let (key, arrangement) = self.arranged(score, seed, bpm, &drums, fill_bar)?;
+        let track = lofi_audio::render(&arrangement, &self.render_options(seed))?;
+        Ok(Made {
+            seed,
+            key,
+            drums,
+            arrangement,
+            track,
+            format: self.format,
+            settings: self.settings.clone(),
+            preset: self.preset.clone(),
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The music stems of the track [`TrackMaker::make_filled`] makes, from
+    /// the start of bar `from_bar` to the end only, unmastered: what a live
+    /// front end re-renders when the music changes mid-track (a fraction
+    /// of a whole make).
+    pub fn make_part(
+        &self,
+        score: &Score,
+        seed: Seed,
+        bpm: f64,
+        drums: &DrumsReport,
+        fill_bar: Option<u32>,
+        from_bar: u32,
+    ) -> Result<MadePart, TrackError> {
+        let start = Instant::now();
+        let (_, arrangement) = self.arranged(score, seed, bpm, drums, fill_bar)?;
+        let rate = f64::from(self.settings.sample_rate);
+        let at = (f64::from(from_bar) * 4.0 * 60.0 / arrangement.bpm * rate).round() as usize;
+        let part = lofi_audio::render_part(&arrangement, &self.render_options(seed), at)?;
+        Ok(MadePart {
+            arrangement,
+            part,
+            at,
+            seconds: start.elapsed().as_secs_f64(),
+            seed,
+        })
+    }
+
+    /// The arrangement of `score` with these settings, and the key its
+    /// chords are drawn in.
+    fn arranged(
+        &self,
+        score: &Score,
+        seed: Seed,
+        bpm: f64,
+        drums: &DrumsReport,
+        fill_bar: Option<u32>,
+    ) -> Result<(Option<Key>, Arrangement), TrackError> {
         // The key the lofi chords are drawn in: the same estimate `lofi
         // generate` reports (Krumhansl–Kessler), so the two never disagree.
         let key = Key::estimate(score);
@@ -186,7 +238,12 @@ impl TrackMaker {
         if s.drums == DrumSource::Off {
             silence_drums(&mut arrangement);
         }
-        let render = RenderOptions {
+        Ok((key, arrangement))
+    }
+
+    fn render_options(&self, seed: Seed) -> RenderOptions {
+        let s = &self.settings;
+        RenderOptions {
             sample_rate: s.sample_rate,
             preset: self.preset.clone(),
             layers: self.layers,
@@ -196,20 +253,20 @@ impl TrackMaker {
             block: BLOCK,
             stems: s.stems,
             ambience_stems: s.ambience_stems,
-        };
-        let track = lofi_audio::render(&arrangement, &render)?;
-        Ok(Made {
-            seed,
-            key,
-            drums,
-            arrangement,
-            track,
-            format: self.format,
-            settings: self.settings.clone(),
-            preset: self.preset.clone(),
-            seconds: start.elapsed().as_secs_f64(),
-        })
+        }
     }
+}
+
+/// The music of a track from a bar on ([`TrackMaker::make_part`]).
+pub struct MadePart {
+    /// The whole track's arrangement (its MIDI is the track as changed).
+    pub arrangement: Arrangement,
+    /// Its keys, bass and drums stems from a little before `at` on.
+    pub part: lofi_audio::Part,
+    /// The track sample of the bar it was asked from.
+    pub at: usize,
+    pub seconds: f64,
+    pub(crate) seed: Seed,
 }
 
 /// Takes the drums out of an arrangement: no drum notes to play or write,
@@ -296,6 +353,16 @@ impl Made {
     /// manifest beside it), each file atomically; `source` says what it was
     /// made from. Returns what `--json` prints.
     pub fn write(&self, wav: &Path, source: &Source) -> Result<RenderSummary, TrackError> {
+        self.write_files(wav, source, true)
+    }
+
+    /// [`Made::write`], with the stems' files only when `stem_files`.
+    pub fn write_files(
+        &self,
+        wav: &Path,
+        source: &Source,
+        stem_files: bool,
+    ) -> Result<RenderSummary, TrackError> {
         check_wav(wav)?;
         let start = Instant::now();
         let dir = sibling(wav, "");
@@ -320,7 +387,7 @@ impl Made {
                 source: e,
             })?;
         let mut stems = Vec::new();
-        if !track.stems.is_empty() {
+        if stem_files && !track.stems.is_empty() {
             let folder = sibling(wav, &format!("{stem}-stems"));
             create_dir(&folder)?;
             for (name, st) in &track.stems {

@@ -233,3 +233,83 @@ fn drums_off_leaves_keys_and_bass_and_no_drum_sound() {
     assert!(peak(&on) > 0.01);
     assert_eq!(peak(&off), 0.0);
 }
+
+/// Reads a 24-bit stereo WAV as floats.
+fn read_wav(path: &std::path::Path) -> (Vec<f32>, Vec<f32>) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let full = (1i32 << 23) as f32;
+    let s: Vec<f32> = r.samples::<i32>().map(|v| v.unwrap() as f32 / full).collect();
+    s.chunks_exact(2).map(|f| (f[0], f[1])).unzip()
+}
+
+#[test]
+fn a_part_spliced_into_the_wav_is_the_old_render_then_the_new_music() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = TrackSettings {
+        stems: true,
+        ..library(0.4)
+    };
+    let maker = TrackMaker::new(settings.clone()).unwrap();
+    let score = chord_loop(80.0);
+    let made = maker.make_at(&score, Seed(3), 80.0).unwrap();
+    let source = Source {
+        command: "test",
+        input: "chord loop".into(),
+        fingerprint: None,
+        warnings: Vec::new(),
+        generation: None,
+    };
+    let wav = dir.path().join("track.wav");
+    made.write(&wav, &source).unwrap();
+    let (old_l, _) = read_wav(&wav);
+    // The same track with its drums off from bar 4 (12 s at 80 BPM).
+    let off = maker
+        .retuned(TrackSettings {
+            drums: DrumSource::Off,
+            ..settings
+        })
+        .unwrap();
+    let part = off
+        .make_part(&score, Seed(3), 80.0, &off.grooves(Seed(3)), None, 4)
+        .unwrap();
+    let at = (12.0 * 44_100.0) as usize;
+    assert_eq!(part.at, at);
+    assert!(part
+        .part
+        .stems
+        .iter()
+        .all(|(n, _)| ["keys", "bass", "drums"].contains(n)));
+    let drums = &part.part.stems.iter().find(|(n, _)| *n == "drums").unwrap().1;
+    assert!(drums.left.iter().all(|v| *v == 0.0), "drums off are silent");
+    let gain = 10f32.powf(made.track.mastered.gain_db as f32 / 20.0);
+    let midi = dir.path().join("track.mid");
+    part.splice_into(&wav, &midi, at, gain).unwrap();
+    let (new_l, _) = read_wav(&wav);
+    assert_eq!(
+        new_l.len(),
+        part.part.start + drums.frames(),
+        "the track ends where the part does"
+    );
+    let fade = (lofi_track::SPLICE_FADE_SECONDS * 44_100.0) as usize;
+    let q = 2.0 / (1 << 23) as f32;
+    assert!(
+        new_l[..at - fade]
+            .iter()
+            .zip(&old_l)
+            .all(|(a, b)| (a - b).abs() <= q),
+        "the old render is kept up to the change"
+    );
+    // After it, the part's keys and bass at the track's gain (the limiter
+    // only ever lowers a peak).
+    let keys = &part.part.stems[0].1;
+    let bass = &part.part.stems[1].1;
+    let o = at - part.part.start;
+    let err = (0..44_100)
+        .map(|i| ((keys.left[o + i] + bass.left[o + i]) * gain - new_l[at + i]).abs())
+        .fold(0f32, f32::max);
+    assert!(err < 0.02, "after the change the file is the new music: {err}");
+    let arr = lofi_score::Score::read_midi(&std::fs::read(&midi).unwrap())
+        .unwrap()
+        .score;
+    assert!(arr.parts.iter().filter(|p| p.is_drum).all(|p| p.notes.is_empty()));
+}

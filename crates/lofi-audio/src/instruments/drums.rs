@@ -639,6 +639,12 @@ impl Instrument for DrumKit {
 
     fn note_off(&mut self, _pitch: u8) {}
 
+    fn skip(&mut self, pitch: u8, _velocity: u8) {
+        if DrumKind::of(pitch).is_some() {
+            self.noise.next();
+        }
+    }
+
     fn render(&mut self, left: &mut [f32], right: &mut [f32]) {
         for h in self.hits.iter_mut().filter(|h| h.active) {
             let s = &self.samples[h.sample][h.pos..];

@@ -16,6 +16,10 @@ pub use tone::{Tone, ToneKind};
 pub trait Instrument: Send {
     fn note_on(&mut self, pitch: u8, velocity: u8);
     fn note_off(&mut self, pitch: u8);
+    /// A note before a render that starts mid-track: nothing sounds, but
+    /// what `note_on` would draw at random is drawn, so the notes after
+    /// the start play as they do in a render from the top.
+    fn skip(&mut self, _pitch: u8, _velocity: u8) {}
     /// Adds the next `left.len()` samples of output into `left` and `right`.
     fn render(&mut self, left: &mut [f32], right: &mut [f32]);
 }
