@@ -14,7 +14,16 @@ the audio:
   windows since hits differ);
 - a music control (drums source off <-> library, drums alone audible):
   heard from the next 4-bar phrase;
-- a new-track control (temperature): the time /api/status reports it heard.
+- the tempo (bpm 80 <-> 100, drums alone audible), found in the onset
+  intervals: drum onsets (a window 6 dB over the least of the 3 before it)
+  are fitted to each tempo's eighth-note grid (the share of pairs of
+  onsets under 2 s apart that lie within 30 ms of a multiple of its
+  eighth), and the new tempo is heard from the first onset whose next
+  3 s fit it better than the old one, for 2 s of onsets on;
+- a new-track control (temperature 0.9 <-> 1.1): heard when the new
+  track's title arrives in the stream (ICY metadata, which rides at the
+  next metadata block: up to 16,000 bytes, 0.67 s, after the track's
+  first audio), and as /api/status reports it.
 
 A change is found at the first window past the midpoint between the level
 before it and after it (a fall must stay past it for 0.4 s: a gap between
@@ -27,10 +36,12 @@ seconds over wall seconds.
     python3 bench/radio_latency.py                 # 10 changes of each kind
     python3 bench/radio_latency.py --changes 4     # quicker
 """
-import argparse, json, os, statistics, subprocess, tempfile, time
+import argparse, json, os, random, statistics, subprocess, tempfile, time
 
 from radio_common import ROOT, free_port, post, status
 FLOOR_DB = -100.0
+# Seconds of stream per probe window (1,024 frames at 44.1 kHz).
+WINDOW_S = 1024 / 44100
 
 
 def median(xs):
@@ -78,6 +89,55 @@ def find(windows, tp, key, after_from=1.5, after_to=2.8):
     return None
 
 
+def onsets(windows, rise=6.0, floor=-60.0):
+    """Arrival times of drum onsets: a window 6 dB over the least of the
+    three before it (at most one each 70 ms of stream)."""
+    out, last = [], None
+    for i in range(3, len(windows)):
+        w = windows[i]
+        prev = min(x["rms_db"] for x in windows[i - 3:i])
+        s = i * WINDOW_S
+        if w["rms_db"] - prev >= rise and w["rms_db"] > floor and (last is None or s - last > 0.07):
+            out.append((s, w["t"]))
+            last = s
+    return out
+
+
+def grid_fit(times, bpm, tol=0.03):
+    """Share of pairs of onsets under 2 s apart within `tol` of a multiple
+    of an eighth note at `bpm`."""
+    eighth = 30.0 / bpm
+    n = ok = 0
+    for i in range(len(times)):
+        for j in range(i + 1, len(times)):
+            d = times[j] - times[i]
+            if d > 2.0:
+                break
+            n += 1
+            k = round(d / eighth)
+            ok += k >= 1 and abs(d - k * eighth) <= tol
+    return ok / n if n else 0.0
+
+
+def find_tempo(ons, tp, old, new, span=3.0, hold=2.0):
+    """Seconds from tp to the first onset from which the next `span`
+    seconds fit `new` better than `old`, and do so for `hold` seconds of
+    onsets on; None if never within 30 s."""
+    stream = [s for s, _ in ons]
+    def better(k):
+        seg = [x for x in stream[k:] if x < stream[k] + span]
+        return len(seg) >= 4 and grid_fit(seg, new) > grid_fit(seg, old)
+    for k, (s, t) in enumerate(ons):
+        if t < tp - 0.5:
+            continue
+        if t > tp + 30:
+            return None
+        ks = [j for j in range(k, len(ons)) if ons[j][0] < s + hold]
+        if all(better(j) for j in ks):
+            return t - tp
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--changes", type=int, default=10, help="changes of each control (default 10)")
@@ -111,7 +171,8 @@ def main():
             ("brightness", {"keys": 0, "bass": 0}, "rms_hz", [0.0, 1.0]),
         ]
         phrase_plan = ("drums", {"keys": 0, "bass": 0}, "rms_db", ["off", "library"])
-        seconds = 8 + len(mix_plan) * (a.changes + 1) * a.gap + (a.changes + 1) * (phrase_s + 6) + 3 * 25
+        seconds = (8 + len(mix_plan) * (a.changes + 1) * a.gap + (a.changes + 1) * (phrase_s + 6)
+                   + (a.changes + 3) * (2 * phrase_s + 6) + a.changes * (1.5 * phrase_s + 8) + 60)
         listener = subprocess.Popen([probe, f"127.0.0.1:{port}", str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(4)
         quiet = {"keys": 1, "bass": 1, "drums_gain": 1, "rain": 0, "vinyl": 0, "tape": 0, "brightness": 0.5}
@@ -139,9 +200,31 @@ def main():
                     break
                 time.sleep(0.2)
             time.sleep(4)
-        track_status = []
-        for i in range(3):
+        # The tempo, drums alone, from a random point of a phrase.
+        tempos = [100.0, a.bpm]
+        post(port, {**quiet, "keys": 0, "bass": 0, "drums": "library"})
+        time.sleep(phrase_s + 3)
+        tempo_posts = []
+        rng = random.Random(1)
+        for i in range(a.changes):
+            new = tempos[i % 2]
+            tp, r = post(port, {"bpm": new})
+            tempo_posts.append((tp, tempos[(i + 1) % 2], new))
+            end = time.time() + 2 * phrase_s + 10
+            while time.time() < end:
+                h = status(port)["heard"].get("bpm", {})
+                if h.get("heard_s") is not None and h["posted_s"] >= r["stream_s"] - 1e-6:
+                    break
+                time.sleep(0.2)
+            time.sleep(4 + rng.uniform(0, phrase_s))
+        post(port, {"bpm": a.bpm})
+        time.sleep(2 * phrase_s)
+        # A new track (temperature), keys alone.
+        post(port, {**quiet, "bass": 0, "drums_gain": 0})
+        track_status, track_posts = [], []
+        for i in range(a.changes):
             tp, r = post(port, {"temperature": [0.9, 1.1][i % 2]})
+            track_posts.append(tp)
             end = time.time() + 2 * phrase_s + 15
             while time.time() < end:
                 h = status(port)["heard"].get("temperature", {})
@@ -149,6 +232,7 @@ def main():
                     track_status.append(h["heard_s"] - h["posted_s"])
                     break
                 time.sleep(0.2)
+            time.sleep(2 + rng.uniform(0, phrase_s))
         out, err = listener.communicate(timeout=seconds + 60)
         cpu = None
         try:
@@ -195,6 +279,37 @@ def main():
             "step_ratio": (max(r["near"]) / ref) if ref > 0 else None,
             "missed_levels": r["why"],
         })
+    ons = onsets(windows)
+    r = {"lat": [], "missed": 0, "near": []}
+    for tp, old, new in tempo_posts:
+        lat = find_tempo(ons, tp, old, new)
+        if lat is None:
+            r["missed"] += 1
+        else:
+            r["lat"].append(lat)
+            near = [w["step"] for w in windows if tp + lat - 0.5 <= w["t"] < tp + lat + 0.6]
+            r["near"].append(max(near) if near else 0.0)
+    lo, hi = (tempo_posts[0][0] - 1, tempo_posts[-1][0] + 3) if tempo_posts else (0, 0)
+    away = [w["step"] for w in windows if lo <= w["t"] < hi
+            and all(abs(w["t"] - (tp + l)) > 1.0 for (tp, _, _), l in zip(tempo_posts, r["lat"]))]
+    table.append({
+        "control": "bpm", "when": "phrase", "changes": len(tempo_posts), "found": len(r["lat"]),
+        "median_s": median(r["lat"]), "worst_s": max(r["lat"]) if r["lat"] else None,
+        "step_ratio": (max(r["near"]) / max(away)) if r["near"] and away else None, "missed_levels": [],
+    })
+    # Temperature: the first new title after each post.
+    titles = summary.get("titles", [])
+    lats = []
+    for tp in track_posts:
+        before = [t for at, t in titles if at < tp]
+        after = [(at, t) for at, t in titles if at >= tp and (not before or t != before[-1])]
+        if after and after[0][0] - tp < 60:
+            lats.append(after[0][0] - tp)
+    table.append({
+        "control": "temperature", "when": "track", "changes": len(track_posts), "found": len(lats),
+        "median_s": median(lats), "worst_s": max(lats) if lats else None, "step_ratio": None,
+        "missed_levels": [],
+    })
     result = {
         "bpm": a.bpm, "phrase_s": phrase_s, "wall_s": summary["wall_s"], "decoded_s": summary["decoded_s"],
         "realtime": summary["decoded_s"] / summary["wall_s"], "controls": table,

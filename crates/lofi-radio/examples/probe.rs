@@ -5,7 +5,9 @@
 //! frequency (Hz: the spectrum's second moment, from the first
 //! difference — it falls as brightness falls) and its largest
 //! sample-to-sample step. The stream is constant bit rate, so a frame's
-//! byte offset is its index times the bytes per frame.
+//! byte offset is its index times the bytes per frame. It asks for ICY
+//! metadata and ends with a JSON line on stderr that lists when each new
+//! title arrived in the stream (`titles`: [arrival, title]).
 //!
 //!   cargo run --release -p lofi-radio --example probe -- 127.0.0.1:8000 60
 
@@ -31,7 +33,7 @@ fn main() {
     s.set_read_timeout(Some(Duration::from_secs(5))).ok();
     write!(
         s,
-        "GET /stream.mp3 HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET /stream.mp3 HTTP/1.1\r\nHost: {addr}\r\nIcy-MetaData: 1\r\nConnection: close\r\n\r\n"
     )
     .expect("request");
     let (mut raw, mut marks) = (Vec::new(), Vec::new());
@@ -52,6 +54,14 @@ fn main() {
     let head = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a header") + 4;
     let header = String::from_utf8_lossy(&raw[..head]).to_lowercase();
     let (body, at) = dechunk(&raw[head..], header.contains("transfer-encoding: chunked"));
+    let metaint = header
+        .lines()
+        .find_map(|l| l.strip_prefix("icy-metaint:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let (body, at, titles) = match metaint {
+        Some(m) => strip_icy(&body, &at, m),
+        None => (body, at, Vec::new()),
+    };
     // Arrival time of body byte `b`.
     let arrival = |b: usize| {
         let raw_b = head + at.get(b).copied().unwrap_or(raw.len() - head);
@@ -78,10 +88,36 @@ fn main() {
             serde_json::json!({"t": t, "rms_db": rms_db, "rms_hz": rms_hz, "step": step})
         );
     }
+    let titles: Vec<(f64, String)> = titles.into_iter().map(|(b, t)| (arrival(b), t)).collect();
     eprintln!(
         "{}",
-        serde_json::json!({"wall_s": wall, "decoded_s": pcm.len() as f64 / f64::from(rate), "bytes": body.len()})
+        serde_json::json!({"wall_s": wall, "decoded_s": pcm.len() as f64 / f64::from(rate), "bytes": body.len(), "titles": titles})
     );
+}
+
+/// The audio of an ICY stream (a length byte and 16 × that many bytes of
+/// metadata after every `metaint` audio bytes) with each audio byte's
+/// offset, and each title announced: (audio bytes before it, title).
+fn strip_icy(body: &[u8], at: &[usize], metaint: usize) -> (Vec<u8>, Vec<usize>, Vec<(usize, String)>) {
+    let (mut audio, mut audio_at, mut titles) = (Vec::new(), Vec::new(), Vec::new());
+    let mut i = 0;
+    while i < body.len() {
+        let n = metaint.min(body.len() - i);
+        audio.extend_from_slice(&body[i..i + n]);
+        audio_at.extend_from_slice(&at[i..i + n]);
+        i += n;
+        let Some(&len) = body.get(i) else { break };
+        let meta = &body[(i + 1).min(body.len())..(i + 1 + 16 * usize::from(len)).min(body.len())];
+        let text = String::from_utf8_lossy(meta);
+        if let Some(t) = text
+            .strip_prefix("StreamTitle='")
+            .and_then(|t| t.split("';").next())
+        {
+            titles.push((audio.len(), t.to_string()));
+        }
+        i += 1 + 16 * usize::from(len);
+    }
+    (audio, audio_at, titles)
 }
 
 /// The body of a chunked response, and for each body byte its offset in

@@ -18,6 +18,7 @@
 //! [`Radio::start`] runs a station inside a tokio runtime (tests do);
 //! [`serve`] is the whole job the command line runs, until SIGINT/SIGTERM.
 
+mod conn;
 mod controls;
 mod deck;
 mod error;
@@ -170,8 +171,13 @@ impl Radio {
             .cache_dir
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join(format!("lofi-radio-{}", addr.port())));
+        // Made, emptied of old tracks and written to once, so a folder the
+        // station cannot write is refused now rather than at its first track.
+        let probe = cache_dir.join(".lofi-write-test");
         std::fs::create_dir_all(&cache_dir)
             .and_then(|()| producer::prune(&cache_dir, 0))
+            .and_then(|()| std::fs::write(&probe, b"lofi"))
+            .and_then(|()| std::fs::remove_file(&probe))
             .map_err(|source| RadioError::Cache {
                 path: cache_dir.clone(),
                 source,
@@ -215,14 +221,7 @@ impl Radio {
             spawn("lofi-deck", Box::new(move || deck.run()))?,
         ];
         let app = server::router(station.clone());
-        let mut stopping = station.stopping();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopping.wait_for(|s| *s).await;
-                })
-                .await
-        });
+        let server = tokio::spawn(conn::serve(listener, app, station.clone()));
         let icecast = options
             .icecast
             .clone()
@@ -285,7 +284,26 @@ async fn signalled() {
 
 /// Runs a station until SIGINT or SIGTERM; `started` is told where it
 /// listens once it does.
+/// Raises this process's open-file limit to what the system allows: each
+/// listener is a socket, and the default soft limit (often 1,024) would
+/// cap a station far below what it can serve.
+fn raise_open_files() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 pub fn serve(options: RadioOptions, started: impl FnOnce(&Radio)) -> Result<(), RadioError> {
+    raise_open_files();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("lofi-net")

@@ -551,14 +551,26 @@ impl Producer {
                 }
             }
         };
+        let Some(playing) = lock(&self.station.playing).now.clone().filter(|t| t.id == id) else {
+            // It ended meanwhile.
+            return Ok(None);
+        };
+        // As long as it was made (the first track is shorter).
+        let minutes = playing.settings.minutes;
+        let own;
+        let maker = if maker.settings().minutes == minutes {
+            maker
+        } else {
+            own = maker.retuned(TrackSettings {
+                minutes,
+                ..maker.settings().clone()
+            })?;
+            &own
+        };
         let made = maker.make_part(&score, seed_t, bpm, &grooves, fill_bar, from_bar)?;
         if made.part.sample_rate != crate::mp3::SAMPLE_RATE {
             return Err(self.wrong_rate(made.part.sample_rate));
         }
-        let Some(playing) = lock(&self.station.playing).now.clone().filter(|t| t.id == id) else {
-            // It ended while this was made.
-            return Ok(None);
-        };
         // The gain the whole track was mastered with: a change of drums or
         // density is heard as such, not made up for. A new preset (other
         // levels, another target) is brought to its target on the part.

@@ -13,9 +13,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::json;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::icy::{IcyWriter, METAINT};
@@ -25,8 +25,16 @@ use crate::station::{log, Station};
 /// The player page, with every asset inside it.
 const PAGE: &str = include_str!("../page/index.html");
 /// Chunks queued for one listener's socket before it counts as stalled
-/// (about 4 s of audio).
-const LISTENER_BUFFER: usize = 40;
+/// (2.5 s of audio, on top of the socket's own buffers: a listener that
+/// stops reading is dropped within about 15 s, `bench/radio_hostile.py`).
+const LISTENER_BUFFER: usize = 24;
+/// Bytes a settings body may have: a JSON object of a few controls.
+pub const MAX_BODY: usize = 16 * 1024;
+/// Seconds a declared body has to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Open event streams (`/api/events`) at most: one per open page is
+/// plenty, and each holds a connection.
+pub const MAX_EVENT_STREAMS: usize = 64;
 
 pub fn router(station: Arc<Station>) -> Router {
     let mount = station.config.mount.clone();
@@ -126,13 +134,46 @@ fn unauthorized() -> Response {
     )
 }
 
-async fn settings(State(station): State<Arc<Station>>, headers: HeaderMap, body: Bytes) -> Response {
+/// The body of a request, refused (413) when it declares or turns out
+/// longer than [`MAX_BODY`] (before any of it is read when declared), and
+/// given up (408) when it does not arrive in [`BODY_TIMEOUT`].
+async fn small_body(req: axum::extract::Request) -> Result<Bytes, Response> {
+    let too_big = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("a settings body is at most {MAX_BODY} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_big());
+    }
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(req.into_body(), MAX_BODY)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(_)) => Err(too_big()),
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            "the body did not arrive in time",
+        )),
+    }
+}
+
+async fn settings(State(station): State<Arc<Station>>, req: axum::extract::Request) -> Response {
+    let headers = req.headers().clone();
     if !authorized(&station, &headers) {
         return unauthorized();
     }
     if !is_json(&headers) {
         return not_json();
     }
+    let body = match small_body(req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let (current, _) = station.controls();
     match current.patched(&body) {
         Ok(c) => {
@@ -181,7 +222,11 @@ async fn skip(State(station): State<Arc<Station>>, headers: HeaderMap) -> Respon
 /// `ID.wav`, `ID.mid` or `ID.json` of a track still kept. Only these
 /// names map to files (a number and a known ending), so no request can
 /// reach outside the cache.
-async fn track_file(State(station): State<Arc<Station>>, Path(file): Path<String>) -> Response {
+async fn track_file(
+    State(station): State<Arc<Station>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some((id, ext)) = file.split_once('.') else {
         return not_found().await;
     };
@@ -204,19 +249,39 @@ async fn track_file(State(station): State<Arc<Station>>, Path(file): Path<String
         );
     };
     let path = track_dir(&station.config.cache_dir, id).join(name);
-    let Ok(file) = tokio::fs::File::open(&path).await else {
+    let Ok(mut file) = tokio::fs::File::open(&path).await else {
         return error(StatusCode::NOT_FOUND, "that track's file is gone");
     };
-    let len = file.metadata().await.map(|m| m.len()).ok();
-    let body = stream::unfold(file, |mut f| async move {
+    let Ok(len) = file.metadata().await.map(|m| m.len()) else {
+        return error(StatusCode::NOT_FOUND, "that track's file is gone");
+    };
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        None => None,
+        Some(r) => match byte_range(r, len) {
+            Ok(r) => r,
+            Err(()) => {
+                let mut r = error(StatusCode::RANGE_NOT_SATISFIABLE, "that range is not in the file");
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    r.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return r;
+            }
+        },
+    };
+    let (start, end) = range.unwrap_or((0, len.saturating_sub(1)));
+    let count = if len == 0 { 0 } else { end - start + 1 };
+    if start > 0 && file.seek(std::io::SeekFrom::Start(start)).await.is_err() {
+        return error(StatusCode::NOT_FOUND, "that track's file is gone");
+    }
+    let body = stream::unfold((file.take(count), ()), |(mut f, ())| async move {
         let mut buf = vec![0u8; 64 * 1024];
         match f.read(&mut buf).await {
             Ok(0) => None,
             Ok(n) => {
                 buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), f))
+                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), (f, ())))
             }
-            Err(e) => Some((Err(e), f)),
+            Err(e) => Some((Err(e), (f, ()))),
         }
     });
     let download = format!(
@@ -226,13 +291,51 @@ async fn track_file(State(station): State<Arc<Station>>, Path(file): Path<String
     let mut r = Body::from_stream(body).into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Ok(v) = HeaderValue::from_str(&download) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    if let Some(len) = len {
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    if range.is_some() {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+        *r.status_mut() = StatusCode::PARTIAL_CONTENT;
     }
     r
+}
+
+/// The one byte range (first, last, inclusive) a `Range` header asks of a
+/// file of `len` bytes: `None` to send it whole (no `bytes=` unit, or
+/// several ranges, which a server may answer whole), an error when the
+/// range lies outside the file (416).
+fn byte_range(header: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (a, b) = (a.trim(), b.trim());
+    let num = |t: &str| t.parse::<u64>().map_err(|_| ());
+    let (start, end) = match (a.is_empty(), b.is_empty()) {
+        // The last `b` bytes.
+        (true, false) => {
+            let n = num(b)?;
+            if n == 0 || len == 0 {
+                return Err(());
+            }
+            (len.saturating_sub(n), len - 1)
+        }
+        (false, true) => (num(a)?, len.saturating_sub(1)),
+        (false, false) => (num(a)?, num(b)?.min(len.saturating_sub(1))),
+        (true, true) => return Err(()),
+    };
+    if start >= len || start > end {
+        return Err(());
+    }
+    Ok(Some((start, end)))
 }
 
 /// Frees a listener's place when its stream ends, however it ends.
@@ -258,7 +361,11 @@ fn take_slot(station: &Arc<Station>) -> Option<ListenerSlot> {
     })
 }
 
-async fn stream_audio(State(station): State<Arc<Station>>, headers: HeaderMap) -> Response {
+async fn stream_audio(
+    State(station): State<Arc<Station>>,
+    place: Option<axum::Extension<crate::conn::OtherPlace>>,
+    headers: HeaderMap,
+) -> Response {
     let Some(slot) = take_slot(&station) else {
         lock_stats(&station, |s| s.listeners_refused += 1);
         let mut r = error(
@@ -269,6 +376,11 @@ async fn stream_audio(State(station): State<Arc<Station>>, headers: HeaderMap) -
             .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
         return r;
     };
+    // A listener now: its connection counts against the listener slots,
+    // not the places kept for pages and the API.
+    if let Some(axum::Extension(p)) = place {
+        p.give_back();
+    }
     let icy = headers
         .get("icy-metadata")
         .and_then(|v| v.to_str().ok())
@@ -349,11 +461,43 @@ async fn forward(
 
 /// `GET /api/events`: the status as a server-sent event whenever it
 /// changes (at most a few a second), and every 5 s.
-async fn events(State(station): State<Arc<Station>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+/// Counts an open event stream while it lives.
+struct EventStream(Arc<Station>);
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.0.event_streams.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn events(State(station): State<Arc<Station>>) -> Response {
+    let open = station
+        .event_streams
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            (n < MAX_EVENT_STREAMS).then_some(n + 1)
+        })
+        .is_ok();
+    if !open {
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many event streams are open; try again later",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        return r;
+    }
+    let counted = EventStream(station.clone());
+    event_stream(station, counted).into_response()
+}
+
+fn event_stream(
+    station: Arc<Station>,
+    counted: EventStream,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = station.events();
     let stopping = station.stopping();
     let state = (station, rx, stopping, true);
-    let s = stream::unfold(state, |(station, mut rx, mut stopping, first)| async move {
+    let s = stream::unfold(state, move |(station, mut rx, mut stopping, first)| async move {
         if !first {
             if *stopping.borrow() {
                 return None;
@@ -372,5 +516,40 @@ async fn events(State(station): State<Arc<Station>>) -> Sse<impl Stream<Item = R
             .data(station.status().to_string());
         Some((Ok(event), (station, rx, stopping, false)))
     });
+    // The count lives as long as the stream does.
+    let s = s.map(move |e| {
+        let _ = &counted;
+        e
+    });
     Sse::new(s).keep_alive(KeepAlive::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn byte_ranges_are_read_as_http_says() {
+        assert_eq!(byte_range("bytes=0-99", 1000), Ok(Some((0, 99))));
+        assert_eq!(byte_range("bytes=900-", 1000), Ok(Some((900, 999))));
+        assert_eq!(byte_range("bytes=-100", 1000), Ok(Some((900, 999))));
+        assert_eq!(byte_range("bytes=990-2000", 1000), Ok(Some((990, 999))));
+        assert_eq!(byte_range("bytes=-5000", 1000), Ok(Some((0, 999))));
+        assert_eq!(byte_range("bytes=0-1,5-9", 1000), Ok(None), "several: sent whole");
+        assert_eq!(
+            byte_range("items=0-1", 1000),
+            Ok(None),
+            "another unit: sent whole"
+        );
+        for bad in [
+            "bytes=1000-",
+            "bytes=5-2",
+            "bytes=-0",
+            "bytes=x-1",
+            "bytes=-",
+            "bytes=7",
+        ] {
+            assert_eq!(byte_range(bad, 1000), Err(()), "{bad}");
+        }
+    }
 }

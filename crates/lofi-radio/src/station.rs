@@ -251,6 +251,9 @@ pub struct Stats {
     pub min_ready_ahead_s: Option<f64>,
     pub listeners_dropped_slow: u64,
     pub listeners_refused: u64,
+    /// Connections answered 503 at once: every place for a non-listener
+    /// was taken by a connection that had sent a whole request.
+    pub connections_refused: u64,
     pub icecast_connected: bool,
     pub icecast_connects: u64,
 }
@@ -285,6 +288,8 @@ pub struct Station {
     /// Set when the station ends.
     stopping: watch::Sender<bool>,
     pub listeners: AtomicUsize,
+    /// Open event streams (`/api/events`).
+    pub event_streams: AtomicUsize,
     pub skip: AtomicBool,
     stop: AtomicBool,
     /// Stream seconds sent so far (f64 bits).
@@ -320,6 +325,7 @@ impl Station {
             events: watch::Sender::new(0),
             stopping: watch::Sender::new(false),
             listeners: AtomicUsize::new(0),
+            event_streams: AtomicUsize::new(0),
             skip: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             stream_s: AtomicU64::new(0f64.to_bits()),

@@ -346,10 +346,16 @@ async fn start_at_120(cache: &std::path::Path) -> Radio {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mix_controls_are_heard_in_the_next_chunk_and_music_controls_at_the_next_phrase() {
     let dir = tempfile::tempdir().unwrap();
-    let radio = start_at_120(dir.path()).await;
+    // A first track shorter than the rest (24 s, three phrases).
+    let mut o = options(dir.path());
+    o.track.bpm = Some(120.0);
+    o.track.minutes = 0.5;
+    o.first_minutes = 0.4;
+    let radio = Radio::start(o).await.unwrap();
     let addr = radio.addr();
     let s = wait_for(addr, 60.0, "a track playing", |s| !s["now_playing"].is_null()).await;
     let id = s["now_playing"]["id"].clone();
+    let duration = s["now_playing"]["duration_s"].as_f64().unwrap();
 
     // The mix: in the stream from the next chunk (about 0.1 s of audio).
     let a = post(
@@ -386,6 +392,7 @@ async fn mix_controls_are_heard_in_the_next_chunk_and_music_controls_at_the_next
     assert!(heard > posted && heard - posted <= 8.0 + 2.0, "{h}");
     let now = &s["now_playing"];
     assert_eq!(now["id"], id, "the same track, re-rendered");
+    assert_eq!(now["duration_s"], duration, "as long as it was made");
     assert_eq!(now["settings"]["density"], 0.9);
     assert_eq!(now["settings"]["chords"], "9ths");
     // Taken over on a phrase boundary of the track (8 s at 120 BPM).
