@@ -9,6 +9,9 @@ network) and its RSS from /proc once a second.
 
     python3 bench/radio_load.py                       # 50 listeners, 60 s
     python3 bench/radio_load.py --listeners 5 --seconds 1800 --soak   # 30-min soak
+    python3 bench/radio_load.py --listeners 5 --seconds 1200 --soak --minutes 0.25
+        # 20 minutes of 15-second tracks: the tracks made in 4 hours of
+        # 3-minute ones (what memory grows with), RSS each minute
     python3 bench/radio_load.py --seconds 600 --change-every 2        # live controls moved all along
 
 Prints a Markdown table, and JSON with --json. Figures are ratios to real
@@ -70,7 +73,8 @@ def main():
     ap.add_argument("--lofi", default=os.path.join(ROOT, "target/release/lofi"))
     ap.add_argument("--listeners", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--soak", action="store_true", help="report RSS at 2 min and at the end")
+    ap.add_argument("--soak", action="store_true", help="report RSS each minute, at 10 min and at the end")
+    ap.add_argument("--minutes", type=float, help="track length (lofi serve --minutes): short tracks soak faster")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     ap.add_argument("--change-every", type=float, default=0, metavar="S",
@@ -85,7 +89,8 @@ def main():
     cache = tempfile.mkdtemp(prefix="lofi-load-")
     start = time.monotonic()
     server = subprocess.Popen([a.lofi, "serve", "--addr", f"127.0.0.1:{port}", "--cache-dir", cache,
-                               "--max-listeners", str(a.listeners + 10)],
+                               "--max-listeners", str(a.listeners + 10)]
+                              + (["--minutes", str(a.minutes)] if a.minutes else []),
                               stdout=subprocess.DEVNULL, stderr=open(os.path.join(cache, "..", f"lofi-load-{port}.log"), "w"))
     try:
         ttfb = first_byte(port, start)
@@ -146,6 +151,11 @@ def main():
         at2 = min(rss, key=lambda x: abs(x[0] - 120))[1]
         result["rss_mib_at_2_min"] = at2
         result["rss_growth_after_2_min"] = rss[-1][1] / at2 - 1
+        at10 = min(rss, key=lambda x: abs(x[0] - 600))[1]
+        result["rss_mib_at_10_min"] = at10
+        result["rss_growth_after_10_min"] = rss[-1][1] / at10 - 1
+        result["rss_mib_each_minute"] = [round(r[1]) for r in rss if int(r[0]) % 60 == 0]
+        result["tracks_made"] = made["tracks_made"]
     if a.json:
         print(json.dumps(result, indent=1))
         return
@@ -167,6 +177,8 @@ def main():
     print(f"| RSS first / last sample / most | {result['rss_mib_first']:.0f} / {result['rss_mib_last']:.0f} / {result['rss_mib_max']:.0f} MiB |")
     if "rss_mib_at_2_min" in result:
         print(f"| RSS at 2 min → end | {result['rss_mib_at_2_min']:.0f} → {result['rss_mib_last']:.0f} MiB ({100 * result['rss_growth_after_2_min']:+.1f} %) |")
+        print(f"| RSS at 10 min → end | {result['rss_mib_at_10_min']:.0f} → {result['rss_mib_last']:.0f} MiB ({100 * result['rss_growth_after_10_min']:+.1f} %) |")
+        print(f"| RSS each minute, MiB | {' '.join(str(v) for v in result['rss_mib_each_minute'])} |")
     print(f"| SIGINT to exit | {stop_s:.2f} s |")
 
 

@@ -206,6 +206,7 @@ impl Radio {
             base: options.track.clone(),
             first: Some(first),
             grooves: std::cell::RefCell::new(None),
+            samples: Default::default(),
         };
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()

@@ -46,6 +46,9 @@ pub struct Producer {
     pub first: Option<TrackMaker>,
     /// The grooves of the last track re-rendered: (seed, source, grooves).
     pub grooves: std::cell::RefCell<Option<(u64, lofi_track::DrumSource, lofi_track::DrumsReport)>>,
+    /// The samples of the last few tracks, by id: what a re-render starts
+    /// from, kept here so it needs no file (the cache may be unwritable).
+    pub samples: std::cell::RefCell<std::collections::BTreeMap<u64, lofi_score::Score>>,
 }
 
 /// Hands the memory freed by a make back to the system. A make's buffers
@@ -63,6 +66,17 @@ fn trim() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// An error and its causes, on one line.
+fn chain(e: &RadioError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
 }
 
 /// The folder of track `id` in the cache.
@@ -376,12 +390,7 @@ impl Producer {
     /// Logs a failed track and backs off a little when failures repeat,
     /// so a broken setting cannot spin a core.
     fn failed(&self, id: u64, e: &RadioError, failures: &mut u32) {
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            text.push_str(&format!(": {s}"));
-            source = s.source();
-        }
+        let text = chain(e);
         log(
             &self.station,
             &format!("track {id} failed and is skipped: {text}"),
@@ -459,6 +468,7 @@ impl Producer {
             files: TrackFiles::of(id),
             versions,
             gain_db,
+            files_error: None,
         }
     }
 
@@ -527,14 +537,11 @@ impl Producer {
     ) -> Result<Option<u64>, RadioError> {
         let start = Instant::now();
         let dir = track_dir(&self.station.config.cache_dir, id);
-        let sample = dir.join("sample.mid");
-        let bytes = std::fs::read(&sample).map_err(|source| RadioError::Cache {
-            path: sample.clone(),
-            source,
-        })?;
-        let score = lofi_score::Score::read_midi(&bytes)
-            .map_err(|e| RadioError::Encoder(format!("{}: {e}", sample.display())))?
-            .score;
+        let Some(score) = self.samples.borrow().get(&id).cloned() else {
+            return Err(RadioError::Encoder(format!(
+                "the sample of track {id} is no longer kept"
+            )));
+        };
         let seed_t = Seed(seed);
         let bpm = self.track_bpm(controls, seed);
         // The grooves depend on the seed and the drums source only: drawn
@@ -612,11 +619,22 @@ impl Producer {
         self.counted(&info, "re-rendered");
         // Handed over before its files are written: the deck need not wait.
         let handed = self.hand(ready);
-        // The download: the old render up to the change, then this one.
-        let old_at = (f64::from(from_bar) * 4.0 * 60.0 / playing.bpm * rate).round() as usize;
-        let gain = 10f64.powf(gain_db / 20.0) as f32;
-        made.splice_into(&dir.join("track.wav"), &dir.join("track.mid"), old_at, gain)?;
-        self.record(&dir, &info, &json!(null), &made.arrangement)?;
+        // The download: the old render up to the change, then this one
+        // (when the track's files were kept at all).
+        if playing.files_error.is_none() {
+            let old_at = (f64::from(from_bar) * 4.0 * 60.0 / playing.bpm * rate).round() as usize;
+            let gain = 10f64.powf(gain_db / 20.0) as f32;
+            let written = made
+                .splice_into(&dir.join("track.wav"), &dir.join("track.mid"), old_at, gain)
+                .map_err(RadioError::from)
+                .and_then(|()| self.record(&dir, &info, &json!(null), &made.arrangement));
+            if let Err(e) = written {
+                log(
+                    &self.station,
+                    &format!("track {id}'s files could not be updated: {}", chain(&e)),
+                );
+            }
+        }
         Ok(handed)
     }
 
@@ -665,14 +683,50 @@ impl Producer {
             index: self.index.as_ref(),
             index_name: "default".into(),
             prompt: None,
-            options,
+            options: options.clone(),
             track: Some(maker),
             out: dir.clone(),
             // The stems are kept to be played, not served.
             stem_files: false,
         };
-        let (summary, made) = lofi_track::generate_made(&job)?;
-        let made = made.ok_or_else(|| RadioError::Encoder("no track was made".into()))?;
+        self.samples.borrow_mut().retain(|&k, _| k + 3 > id);
+        let (summary, made, files_error) = match lofi_track::generate_made(&job) {
+            Ok((summary, Some(made))) => {
+                let sample = std::fs::read(dir.join("sample.mid"))
+                    .ok()
+                    .and_then(|b| lofi_score::Score::read_midi(&b).ok());
+                if let Some(read) = sample {
+                    self.samples.borrow_mut().insert(id, read.score);
+                }
+                (json!(summary), made, None)
+            }
+            Ok((_, None)) => return Err(RadioError::Encoder("no track was made".into())),
+            Err(e) => {
+                // Most likely its files could not be written (a full disk,
+                // a cache folder gone): made again in memory alone, so the
+                // stream goes on; a failure of the make itself fails again.
+                let why = chain(&RadioError::from(e));
+                let requested = options.bpm.or(maker.settings().bpm);
+                let bpm = lofi_track::tempo::decide(requested, None, Seed(seed));
+                let options = GenerateOptions {
+                    bpm: Some(bpm),
+                    ..options
+                };
+                let g = lofi_gen::generate(&self.model, self.index.as_ref(), None, &options)
+                    .map_err(|e| RadioError::Track(e.into()))?;
+                let made = maker.make_at(&g.score, Seed(seed), bpm)?;
+                self.samples.borrow_mut().insert(id, g.score);
+                log(
+                    station,
+                    &format!("track {id} is kept in memory only (no downloads): {why}"),
+                );
+                (
+                    json!(null),
+                    made,
+                    Some(format!("its files could not be written: {why}")),
+                )
+            }
+        };
         self.check_rate(&made)?;
         let listed = Listed {
             bpm: made.arrangement.bpm,
@@ -681,15 +735,20 @@ impl Producer {
             duration_s: made.track.duration_seconds(),
             gain_db: made.track.mastered.gain_db,
         };
-        let info = self.info(
+        let mut info = self.info(
             (id, seed),
             listed,
             controls,
             versions,
-            summary.model.clone(),
+            self.model.name.clone(),
             start,
         );
-        self.record(&dir, &info, &json!(summary), &made.arrangement)?;
+        info.files_error = files_error;
+        if info.files_error.is_none() {
+            if let Err(e) = self.record(&dir, &info, &summary, &made.arrangement) {
+                info.files_error = Some(format!("its listing could not be written: {}", chain(&e)));
+            }
+        }
         let info = TrackInfo {
             make_seconds: start.elapsed().as_secs_f64(),
             ..info

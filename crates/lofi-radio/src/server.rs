@@ -248,6 +248,9 @@ async fn track_file(
             "no such track kept (only the recent ones are)",
         );
     };
+    if let Some(why) = &info.files_error {
+        return error(StatusCode::NOT_FOUND, &format!("track {id} was not kept: {why}"));
+    }
     let path = track_dir(&station.config.cache_dir, id).join(name);
     let Ok(mut file) = tokio::fs::File::open(&path).await else {
         return error(StatusCode::NOT_FOUND, "that track's file is gone");

@@ -55,6 +55,10 @@ pub struct TrackInfo {
     /// The gain it plays at, dB: its mastering's (a re-render keeps it).
     #[serde(skip)]
     pub gain_db: f64,
+    /// Why its files are not kept (the cache could not be written): it is
+    /// played from memory and its downloads answer 404 with this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_error: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -182,3 +182,55 @@ async fn a_cache_folder_that_cannot_be_written_is_refused_at_start() {
     );
     assert!(text.contains("not-a-folder"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_folder_that_goes_away_never_stops_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let radio = Radio::start(options(&cache)).await.unwrap();
+    let addr = radio.addr();
+    let s = wait_for(addr, 60.0, "a track playing", |s| !s["now_playing"].is_null()).await;
+    let first = s["now_playing"]["id"].as_u64().unwrap();
+    // The folder becomes a file: nothing can be written there any more.
+    std::fs::remove_dir_all(&cache).unwrap();
+    std::fs::write(&cache, b"in the way").unwrap();
+    // Tracks go on being made and played, from memory.
+    let s = wait_for(addr, 60.0, "a track made without its files playing", |s| {
+        s["now_playing"]["id"].as_u64().is_some_and(|id| id > first + 1)
+            && s["now_playing"]["files_error"].is_string()
+    })
+    .await;
+    assert_eq!(s["stats"]["underrun_s"], 0.0, "no silence: {}", s["stats"]);
+    let id = &s["now_playing"]["id"];
+    let wav = get(addr, &format!("/api/tracks/{id}.wav")).await;
+    assert_eq!(wav.status, 404);
+    assert!(
+        wav.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not be written"),
+        "{}",
+        wav.json()
+    );
+    // A music change re-renders it from the sample kept in memory.
+    assert_eq!(
+        common::post(addr, "/api/settings", r#"{"density": 0.9}"#)
+            .await
+            .status,
+        200
+    );
+    wait_for(addr, 15.0, "the density heard", |s| {
+        !s["heard"]["density"]["heard_s"].is_null()
+    })
+    .await;
+    // The folder comes back: the next tracks have their files again.
+    std::fs::remove_file(&cache).unwrap();
+    std::fs::create_dir(&cache).unwrap();
+    let s = wait_for(addr, 60.0, "a track with its files again", |s| {
+        s["now_playing"]["files_error"].is_null() && s["now_playing"]["id"].as_u64() > id.as_u64()
+    })
+    .await;
+    let id = &s["now_playing"]["id"];
+    assert_eq!(get(addr, &format!("/api/tracks/{id}.mid")).await.status, 200);
+    radio.stop().await;
+}
