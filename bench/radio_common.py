@@ -24,3 +24,15 @@ def post(port, body):
     t = time.time()
     with urllib.request.urlopen(req, timeout=5) as r:
         return t, json.load(r)
+
+
+def wait_playing(port, seconds=60):
+    """Waits until the station on `port` plays a track (False if it never does)."""
+    for _ in range(int(seconds * 10)):
+        try:
+            if status(port)["now_playing"]:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False

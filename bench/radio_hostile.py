@@ -19,7 +19,7 @@ reads the stream the whole time, then:
 """
 import argparse, json, os, resource, socket, subprocess, tempfile, threading, time
 
-from radio_common import ROOT, free_port, status
+from radio_common import ROOT, free_port, status, wait_playing
 
 
 def fds(pid):
@@ -97,13 +97,7 @@ def main():
                               stdout=subprocess.DEVNULL, stderr=open(os.path.join(cache, "serve.log"), "w"))
     r = {}
     try:
-        for _ in range(600):
-            try:
-                if status(port)["now_playing"]:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
+        wait_playing(port)
         reader = Reader(port)
         reader.start()
         time.sleep(2)

@@ -38,7 +38,7 @@ seconds over wall seconds.
 """
 import argparse, json, os, random, statistics, subprocess, tempfile, time
 
-from radio_common import ROOT, free_port, post, status
+from radio_common import ROOT, free_port, post, status, wait_playing
 FLOOR_DB = -100.0
 # Seconds of stream per probe window (1,024 frames at 44.1 kHz).
 WINDOW_S = 1024 / 44100
@@ -155,13 +155,7 @@ def main():
     server = subprocess.Popen([a.lofi, "serve", "--addr", f"127.0.0.1:{port}", "--cache-dir", os.path.join(cache, "c"),
                                "--seed", "1", "--bpm", str(a.bpm)], stdout=subprocess.DEVNULL, stderr=log)
     try:
-        for _ in range(600):
-            try:
-                if status(port)["now_playing"]:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
+        wait_playing(port)
         phrase_s = 16 * 60 / a.bpm
         mix_plan = [
             ("keys", {"bass": 0, "drums_gain": 0}, "rms_db", [0, 1]),

@@ -6,7 +6,7 @@
 use lofi_arrange::Arrangement;
 
 use crate::error::AudioError;
-use crate::render::{fade_out, music_buses, Frames, RenderOptions};
+use crate::render::{add_into, fade_out, music_buses, Frames, RenderOptions};
 use crate::Stereo;
 
 /// Seconds a part's render starts before the sample it must be right
@@ -40,12 +40,7 @@ impl Part {
         let n = self.stems.iter().map(|(_, s)| s.frames()).max().unwrap_or(0);
         let mut mix = Stereo::silent(n);
         for (_, st) in &self.stems {
-            for (m, v) in mix.left.iter_mut().zip(&st.left) {
-                *m += v;
-            }
-            for (m, v) in mix.right.iter_mut().zip(&st.right) {
-                *m += v;
-            }
+            add_into(&mut mix, st);
         }
         crate::loudness::integrated_loudness(&mix.left, &mix.right, self.sample_rate)
     }

@@ -352,7 +352,7 @@ pub(crate) fn fade_out<'a>(stems: impl Iterator<Item = &'a mut Stereo>, rate: u3
     }
 }
 
-fn add_into(mix: &mut Stereo, st: &Stereo) {
+pub(crate) fn add_into(mix: &mut Stereo, st: &Stereo) {
     for (m, v) in mix.left.iter_mut().zip(&st.left) {
         *m += v;
     }

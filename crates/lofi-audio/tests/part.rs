@@ -1,44 +1,17 @@
 //! A part rendered from mid-track is the whole render's stems from there.
 
-use lofi_arrange::{arrange, ArrangeOptions, Arrangement};
-use lofi_audio::{render, render_part, Layers, Preset, RenderOptions, LEAD_IN_SECONDS};
-use lofi_core::Seed;
-use lofi_score::{Note, Part, Program, Score};
+mod common;
 
-/// Two bars of chords (held almost a bar) and a top note, arranged with
-/// the learned-free library drums for about 40 s.
+use lofi_arrange::Arrangement;
+use lofi_audio::{render, render_part, Layers, RenderOptions, LEAD_IN_SECONDS};
+
+/// About 40 s of the chord loop.
 fn arrangement() -> Arrangement {
-    let mut s = Score::new(480);
-    let mut keys = Part::new("keys", Program::saturating(0), false);
-    for (bar, chord) in [[48u8, 52, 55, 59], [45, 48, 52, 55]].iter().enumerate() {
-        for &p in chord {
-            keys.notes.push(Note::new(bar as u32 * 1920, 1700, p, 72));
-        }
-        keys.notes.push(Note::new(bar as u32 * 1920 + 1080, 240, 76, 96));
-    }
-    keys.sort();
-    s.parts.push(keys);
-    let opts = ArrangeOptions {
-        bpm: Some(84.0),
-        minutes: 0.7,
-        seed: Seed(7),
-        ..ArrangeOptions::default()
-    };
-    arrange(&s, &opts).unwrap()
+    common::chord_loop(false, 0.7)
 }
 
 fn options() -> RenderOptions {
-    RenderOptions {
-        sample_rate: 44_100,
-        preset: Preset::builtin("study").unwrap(),
-        layers: Layers::NONE,
-        soundfont: None,
-        seed: Seed(3),
-        looped: false,
-        block: 512,
-        stems: true,
-        ambience_stems: false,
-    }
+    common::options(Layers::NONE)
 }
 
 #[test]

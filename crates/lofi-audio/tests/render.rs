@@ -1,43 +1,17 @@
 //! Rendering invariants (fundsp-style: properties, not byte goldens).
 
-use lofi_arrange::{arrange, ArrangeOptions, Arrangement, BAR};
+mod common;
+
+use lofi_arrange::{Arrangement, BAR};
 use lofi_audio::{measure, render, AudioError, Layers, Preset, RenderOptions, Track};
 use lofi_core::Seed;
-use lofi_score::{Note, Part, Program, Score};
 
 fn arrangement(looped: bool) -> Arrangement {
-    let mut s = Score::new(480);
-    let mut keys = Part::new("keys", Program::saturating(0), false);
-    for (bar, chord) in [[48u8, 52, 55, 59], [45, 48, 52, 55]].iter().enumerate() {
-        for &p in chord {
-            keys.notes.push(Note::new(bar as u32 * 1920, 1700, p, 72));
-        }
-        keys.notes.push(Note::new(bar as u32 * 1920 + 1080, 240, 76, 96));
-    }
-    keys.sort();
-    s.parts.push(keys);
-    let opts = ArrangeOptions {
-        bpm: Some(84.0),
-        minutes: 0.4,
-        looped,
-        seed: Seed(7),
-        ..ArrangeOptions::default()
-    };
-    arrange(&s, &opts).unwrap()
+    common::chord_loop(looped, 0.4)
 }
 
 fn options() -> RenderOptions {
-    RenderOptions {
-        sample_rate: 44_100,
-        preset: Preset::builtin("study").unwrap(),
-        layers: Layers::ALL,
-        soundfont: None,
-        seed: Seed(3),
-        looped: false,
-        block: 512,
-        stems: true,
-        ambience_stems: false,
-    }
+    common::options(Layers::ALL)
 }
 
 fn max_step(buf: &[f32]) -> f32 {

@@ -430,7 +430,6 @@ impl Producer {
 
     /// What is listed of track `id` (made from `seed`): `made` is its
     /// tempo, key, length in minutes and seconds, and the gain it plays at.
-    #[allow(clippy::too_many_arguments)]
     fn info(
         &self,
         (id, seed): (u64, u64),
@@ -691,16 +690,13 @@ impl Producer {
         };
         self.samples.borrow_mut().retain(|&k, _| k + 3 > id);
         let (summary, made, files_error) = match lofi_track::generate_made(&job) {
-            Ok((summary, Some(made))) => {
-                let sample = std::fs::read(dir.join("sample.mid"))
-                    .ok()
-                    .and_then(|b| lofi_score::Score::read_midi(&b).ok());
-                if let Some(read) = sample {
-                    self.samples.borrow_mut().insert(id, read.score);
-                }
-                (json!(summary), made, None)
+            Ok(g) => {
+                let made = g
+                    .made
+                    .ok_or_else(|| RadioError::Encoder("no track was made".into()))?;
+                self.samples.borrow_mut().insert(id, g.sample);
+                (json!(g.summary), made, None)
             }
-            Ok((_, None)) => return Err(RadioError::Encoder("no track was made".into())),
             Err(e) => {
                 // Most likely its files could not be written (a full disk,
                 // a cache folder gone): made again in memory alone, so the

@@ -59,6 +59,14 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
+/// 503 with `Retry-After: 30`: every place of that kind is taken.
+fn busy(message: &str) -> Response {
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, message);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+    r
+}
+
 async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such page")
 }
@@ -371,13 +379,7 @@ async fn stream_audio(
 ) -> Response {
     let Some(slot) = take_slot(&station) else {
         lock_stats(&station, |s| s.listeners_refused += 1);
-        let mut r = error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the station is full; try again later",
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-        return r;
+        return busy("the station is full; try again later");
     };
     // A listener now: its connection counts against the listener slots,
     // not the places kept for pages and the API.
@@ -481,13 +483,7 @@ async fn events(State(station): State<Arc<Station>>) -> Response {
         })
         .is_ok();
     if !open {
-        let mut r = error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many event streams are open; try again later",
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-        return r;
+        return busy("too many event streams are open; try again later");
     }
     let counted = EventStream(station.clone());
     event_stream(station, counted).into_response()

@@ -107,12 +107,21 @@ fn report(job: &GenerateJob<'_>, g: &Generated) -> GenerationReport {
 /// and, with a track maker, `track.wav`, `track.mid` (and stems) beside it;
 /// `manifest.json` in either case.
 pub fn generate(job: &GenerateJob<'_>) -> Result<GenerateSummary, TrackError> {
-    generate_made(job).map(|(summary, _)| summary)
+    generate_made(job).map(|g| g.summary)
+}
+
+/// What [`generate_made`] hands back: the summary, the sample, and the
+/// track made of it (with its audio in memory).
+pub struct GeneratedTrack {
+    pub summary: GenerateSummary,
+    /// The sample as written to `sample.mid`.
+    pub sample: lofi_score::Score,
+    pub made: Option<Made>,
 }
 
 /// [`generate()`], also handing back the track made (with its audio in
 /// memory), for a front end that plays it as well as writing it.
-pub fn generate_made(job: &GenerateJob<'_>) -> Result<(GenerateSummary, Option<Made>), TrackError> {
+pub fn generate_made(job: &GenerateJob<'_>) -> Result<GeneratedTrack, TrackError> {
     let seed = Seed(job.options.seed);
     // The tempo is decided once, here: the sample is written at it and the
     // track plays at it.
@@ -199,7 +208,11 @@ pub fn generate_made(job: &GenerateJob<'_>) -> Result<(GenerateSummary, Option<M
         manifest,
         track,
     };
-    Ok((summary, made))
+    Ok(GeneratedTrack {
+        summary,
+        sample: g.score,
+        made,
+    })
 }
 
 /// A new folder `lofi-SEED`, `lofi-SEED-2`, … inside `parent`: the first

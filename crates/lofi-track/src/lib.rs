@@ -17,7 +17,7 @@ mod settings;
 mod splice;
 
 pub use error::TrackError;
-pub use generate::{generate, generate_made, GenerateJob, GenerateSummary, TrackSummary};
+pub use generate::{generate, generate_made, GenerateJob, GenerateSummary, GeneratedTrack, TrackSummary};
 pub use grooves::DrumsReport;
 pub use lofi_core::Seed;
 pub use lofi_score::tempo;

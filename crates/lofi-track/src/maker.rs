@@ -191,7 +191,8 @@ impl TrackMaker {
         let start = Instant::now();
         let (_, arrangement) = self.arranged(score, seed, bpm, drums, fill_bar)?;
         let rate = f64::from(self.settings.sample_rate);
-        let at = (f64::from(from_bar) * 4.0 * 60.0 / arrangement.bpm * rate).round() as usize;
+        let at = (f64::from(from_bar * lofi_arrange::BAR) / arrangement.ticks_per_second() * rate).round()
+            as usize;
         let part = lofi_audio::render_part(&arrangement, &self.render_options(seed), at)?;
         Ok(MadePart {
             arrangement,

@@ -31,6 +31,17 @@ fn chord_loop(bpm: f64) -> Score {
     s
 }
 
+/// What the tests' tracks say they were made from.
+fn chord_loop_source() -> Source {
+    Source {
+        command: "test",
+        input: "chord loop".into(),
+        fingerprint: None,
+        warnings: Vec::new(),
+        generation: None,
+    }
+}
+
 fn library(minutes: f64) -> TrackSettings {
     TrackSettings {
         minutes,
@@ -49,13 +60,7 @@ fn a_score_becomes_a_mastered_track_with_its_files_and_manifest() {
     .unwrap();
     let made = maker.make(&chord_loop(78.0), Seed(3)).unwrap();
     assert_eq!(made.arrangement.score.parts.len(), 3);
-    let source = Source {
-        command: "test",
-        input: "chord loop".into(),
-        fingerprint: None,
-        warnings: Vec::new(),
-        generation: None,
-    };
+    let source = chord_loop_source();
     let wav = dir.path().join("out/song.wav");
     let summary = made.write(&wav, &source).unwrap();
     assert!((summary.lufs + 14.0).abs() <= 0.5, "{}", summary.lufs);
@@ -252,13 +257,7 @@ fn a_part_spliced_into_the_wav_is_the_old_render_then_the_new_music() {
     let maker = TrackMaker::new(settings.clone()).unwrap();
     let score = chord_loop(80.0);
     let made = maker.make_at(&score, Seed(3), 80.0).unwrap();
-    let source = Source {
-        command: "test",
-        input: "chord loop".into(),
-        fingerprint: None,
-        warnings: Vec::new(),
-        generation: None,
-    };
+    let source = chord_loop_source();
     let wav = dir.path().join("track.wav");
     made.write(&wav, &source).unwrap();
     let (old_l, _) = read_wav(&wav);
