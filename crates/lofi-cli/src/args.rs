@@ -120,6 +120,10 @@ pub struct ServeArgs {
     /// Tempo of every track [default: 68-90 from each track's seed, or the sample's].
     #[arg(long, value_name = "N")]
     pub bpm: Option<f64>,
+    /// Play the stream this many times faster than real time (1 to 16):
+    /// for soak tests that cover hours of tracks in minutes, not for air.
+    #[arg(long, default_value_t = serve_defaults().speed, value_name = "X")]
+    pub speed: f64,
     #[command(flatten)]
     pub track: TrackArgs,
 }

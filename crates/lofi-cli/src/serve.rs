@@ -23,6 +23,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         admin_token: a.admin_token,
         track,
         temperature: a.temperature,
+        speed: a.speed,
         ..RadioOptions::default()
     };
     // The library checks the options; a value from a flag is named as the flag.
@@ -32,6 +33,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
             value,
             problem,
         } => anyhow::anyhow!("--temperature {value} {problem}"),
+        lofi_radio::RadioError::Config {
+            what: "speed",
+            value,
+            problem,
+        } => anyhow::anyhow!("--speed {value} {problem}"),
         other => anyhow::Error::new(other),
     })?;
     lofi_radio::serve(options, announce).context("lofi serve")

@@ -473,6 +473,7 @@ impl Deck {
         let rate = f64::from(SAMPLE_RATE);
         let (mut left, mut right) = (vec![0f32; CHUNK], vec![0f32; CHUNK]);
         let mut clock: Option<Instant> = None;
+        let speed = self.station.config.speed;
         while !self.station.is_stopping() {
             self.schedule();
             if clock.is_none() {
@@ -507,9 +508,10 @@ impl Deck {
                 end_s,
             );
             // Pace: the chunk after this one is due when real time reaches
-            // its start, less the lead.
+            // its start, less the lead (stream time over the speed, which
+            // is 1 on air).
             let Some(t0) = clock else { continue };
-            let due = Duration::from_secs_f64((end_s - LEAD_S).max(0.0));
+            let due = Duration::from_secs_f64((end_s - LEAD_S).max(0.0) / speed);
             let now = t0.elapsed();
             if now + Duration::from_secs(5) < due {
                 // Impossible unless the clock jumped; keep going.

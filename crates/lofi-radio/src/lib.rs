@@ -71,7 +71,14 @@ pub struct RadioOptions {
     pub temperature: f64,
     /// Length of the first track at most, minutes.
     pub first_minutes: f64,
+    /// Stream seconds played per second of real time (1 on air; see
+    /// [`SPEED`] for what soak benches may ask).
+    pub speed: f64,
 }
+
+/// The range of [`RadioOptions::speed`]: faster than real time only so a
+/// soak bench covers hours of tracks in minutes.
+pub const SPEED: (f64, f64) = (1.0, 16.0);
 
 impl Default for RadioOptions {
     fn default() -> Self {
@@ -87,6 +94,7 @@ impl Default for RadioOptions {
             track: TrackSettings::default(),
             temperature: SamplerOptions::default().temperature,
             first_minutes: FIRST_MINUTES,
+            speed: 1.0,
         }
     }
 }
@@ -100,6 +108,14 @@ impl RadioOptions {
             return Err(RadioError::Config {
                 what: "temperature",
                 value: self.temperature.to_string(),
+                problem: format!("is out of range ({lo} to {hi})"),
+            });
+        }
+        let (lo, hi) = SPEED;
+        if !(lo..=hi).contains(&self.speed) {
+            return Err(RadioError::Config {
+                what: "speed",
+                value: self.speed.to_string(),
                 problem: format!("is out of range ({lo} to {hi})"),
             });
         }
@@ -196,6 +212,7 @@ impl Radio {
             model_name: model.name.clone(),
             mount: MOUNT.into(),
             first_minutes: options.first_minutes,
+            speed: options.speed,
         };
         let station = Station::new(config, controls);
         let deck = deck::Deck::new(station.clone())?;
@@ -303,7 +320,30 @@ fn raise_open_files() {
     }
 }
 
+/// Buffers at least this large are mapped on their own and given back to
+/// the system when freed (see [`return_big_buffers`]).
+pub const MMAP_THRESHOLD: usize = 1 << 20;
+
+/// Makes every buffer of [`MMAP_THRESHOLD`] or more its own mapping, given
+/// back to the system on free. glibc otherwise raises its threshold to the
+/// largest block freed so far (up to 32 MiB): after the first track, a
+/// 30 MiB stem comes from the heap, and the heap keeps the peak of every
+/// make and re-render. Measured (`bench/radio_load.py --listeners 5
+/// --seconds 900 --soak --speed 8 --change-every 4`, docs/performance.md):
+/// RSS about 600 MiB with glibc's default against about 200 MiB with this.
+/// Set once, before any thread allocates, by [`serve`] (the process's
+/// owner); a station started as a library leaves the allocator alone.
+fn return_big_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets one of glibc's tunables; called before the
+    // station's threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int);
+    }
+}
+
 pub fn serve(options: RadioOptions, started: impl FnOnce(&Radio)) -> Result<(), RadioError> {
+    return_big_buffers();
     raise_open_files();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

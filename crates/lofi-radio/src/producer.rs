@@ -217,6 +217,12 @@ fn lead_s(make_s: f64) -> f64 {
     2.0 * make_s + 1.0
 }
 
+/// The pause after `failures` failures in a row before the next try: 0.2 s
+/// more for each, 2 s at most.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(200 * u64::from(failures.min(10)))
+}
+
 /// Bars of a phrase: where music changes are heard.
 pub const PHRASE_BARS: f64 = 4.0;
 
@@ -236,12 +242,19 @@ impl Producer {
         let mut make_s = 1.0f64;
         // The track playing when the waiting one was last remade.
         let mut remade_for: Option<u64> = None;
+        // Settings that failed to load (a preset file edited into a bad
+        // one) are tried again from this time on, later after each failure
+        // in a row; meanwhile the last maker that loaded goes on making
+        // tracks, so the station keeps playing.
+        let mut retry_settings: Option<(Instant, u32)> = None;
         while !self.station.is_stopping() {
             let (controls, v) = self.station.controls();
             let first = next_id == 0;
-            if maker
-                .as_ref()
-                .is_none_or(|(mv, f, _)| !mv.same_music(&v) || *f != first)
+            let due = retry_settings.is_none_or(|(at, _)| Instant::now() >= at);
+            if due
+                && maker
+                    .as_ref()
+                    .is_none_or(|(mv, f, _)| !mv.same_music(&v) || *f != first)
             {
                 let mut settings = controls.track_settings(&self.base);
                 if first {
@@ -252,10 +265,19 @@ impl Producer {
                     None => TrackMaker::new(settings),
                 };
                 match made {
-                    Ok(m) => maker = Some((v, first, m)),
+                    Ok(m) => {
+                        maker = Some((v, first, m));
+                        retry_settings = None;
+                    }
                     Err(e) => {
-                        self.failed(next_id, &RadioError::Track(e), &mut failures);
-                        continue;
+                        let failures = retry_settings.map_or(1, |(_, n)| n + 1);
+                        self.settings_failed(&RadioError::Track(e), maker.is_some());
+                        retry_settings = Some((Instant::now() + backoff(failures), failures));
+                        if maker.is_none() {
+                            let queue = lock(&self.station.queue);
+                            drop(self.station.wait(queue, backoff(failures)));
+                            continue;
+                        }
                     }
                 }
             }
@@ -401,10 +423,25 @@ impl Producer {
             st.last_error = Some(text);
         }
         *failures += 1;
-        let pause = Duration::from_millis(200 * u64::from((*failures).min(10)));
         let queue = lock(&self.station.queue);
-        drop(self.station.wait(queue, pause));
+        drop(self.station.wait(queue, backoff(*failures)));
         self.station.changed();
+    }
+
+    /// Settings that could not be loaded: logged and shown (as a failure,
+    /// with its cause); tracks go on with the last settings that loaded
+    /// (`going_on`) until they load.
+    fn settings_failed(&self, e: &RadioError, going_on: bool) {
+        let text = format!("the settings could not be loaded: {}", chain(e));
+        let after = if going_on {
+            "; tracks go on with the last settings that loaded"
+        } else {
+            ""
+        };
+        log(&self.station, &format!("{text}{after}"));
+        let mut st = lock(&self.station.stats);
+        st.settings_failed += 1;
+        st.last_error = Some(text);
     }
 
     /// Adds a track made with `versions`, dropping any waiting track

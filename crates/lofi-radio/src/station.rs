@@ -82,6 +82,24 @@ impl TrackFiles {
 /// last three are the ambience layers the deck makes itself).
 pub const STEMS: [&str; 3] = ["keys", "bass", "drums"];
 
+/// Bytes of PCM held by every [`Stem`] alive (queued, playing, fading,
+/// waiting for a phrase): the station's audio working set, reported in
+/// `/api/status` so a soak can tell it from what the allocator keeps.
+static STEM_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// The process's resident memory, MiB (Linux; `None` elsewhere).
+fn resident_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// MiB held by every stem alive (see [`STEM_BYTES`]).
+pub fn stems_mib() -> f64 {
+    STEM_BYTES.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0)
+}
+
 /// One stem as interleaved 16-bit stereo scaled to its own peak: half the
 /// memory of floats, and 96 dB under each stem's own peak, however quiet
 /// the stem (the rain sits 20 dB under the music). A re-render holds only
@@ -101,8 +119,12 @@ impl Stem {
         let peak = left.iter().chain(right).fold(0.0f32, |m, v| m.max(v.abs()));
         let to = if peak > 0.0 { 32767.0 / peak } else { 0.0 };
         let q = |v: f32| (v * to).round().clamp(-32767.0, 32767.0) as i16;
+        // Sized once: a collect from `flat_map` grows by doubling.
+        let mut pcm = Vec::with_capacity(2 * left.len().min(right.len()));
+        pcm.extend(left.iter().zip(right).flat_map(|(&l, &r)| [q(l), q(r)]));
+        STEM_BYTES.fetch_add(pcm.capacity() * 2, Ordering::Relaxed);
         Self {
-            pcm: left.iter().zip(right).flat_map(|(&l, &r)| [q(l), q(r)]).collect(),
+            pcm,
             scale: if peak > 0.0 { peak * gain / 32767.0 } else { 0.0 },
             start,
         }
@@ -174,6 +196,12 @@ pub enum Cut {
     Replace,
 }
 
+impl Drop for Stem {
+    fn drop(&mut self) {
+        STEM_BYTES.fetch_sub(self.pcm.capacity() * 2, Ordering::Relaxed);
+    }
+}
+
 /// A track made and waiting to play: its stems, mixed live by the deck.
 pub struct Ready {
     pub info: TrackInfo,
@@ -238,6 +266,9 @@ pub struct StationConfig {
     pub mount: String,
     /// Length of the first track, minutes, so audio starts soon.
     pub first_minutes: f64,
+    /// Stream seconds played per second of real time: 1 on air; more only
+    /// for soak benches, which must make hours of tracks in minutes.
+    pub speed: f64,
 }
 
 /// Counters for `/api/status` and the bench.
@@ -245,6 +276,8 @@ pub struct StationConfig {
 pub struct Stats {
     pub tracks_made: u64,
     pub tracks_failed: u64,
+    /// Times the settings (a preset file) failed to load.
+    pub settings_failed: u64,
     pub last_error: Option<String>,
     /// Seconds of silence played because no track was ready.
     pub underrun_s: f64,
@@ -470,6 +503,7 @@ impl Station {
             (p.now.clone(), p.history.iter().cloned().collect::<Vec<_>>())
         };
         let stats = lock(&self.stats).clone();
+        let rss_mib = resident_mib();
         let uptime = self.started.elapsed().as_secs_f64();
         json!({
             "station": {
@@ -484,6 +518,11 @@ impl Station {
                 "ahead_s": self.ahead_s(),
                 "needs_token": self.config.admin_token.is_some(),
                 "version": env!("CARGO_PKG_VERSION"),
+                "speed": self.config.speed,
+            },
+            "memory": {
+                "stems_mib": stems_mib(),
+                "resident_mib": rss_mib,
             },
             "stats": stats,
             "now_playing": now,

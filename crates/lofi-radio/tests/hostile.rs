@@ -1,5 +1,6 @@
 //! The station against clients that misbehave: half-sent requests, stalled
-//! listeners, oversized bodies, byte ranges.
+//! listeners, oversized bodies, byte ranges; and the faults it must play
+//! through: a cache folder gone, settings that no longer load.
 
 mod common;
 
@@ -232,5 +233,46 @@ async fn a_cache_folder_that_goes_away_never_stops_the_stream() {
     .await;
     let id = &s["now_playing"]["id"];
     assert_eq!(get(addr, &format!("/api/tracks/{id}.mid")).await.status, 200);
+    radio.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_that_fail_to_load_are_shown_retried_and_the_station_plays_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = dir.path().join("mine.toml");
+    std::fs::write(&preset, "[keys]\nreverb = 0.3\n").unwrap();
+    let mut o = options(&dir.path().join("cache"));
+    o.track.preset = preset.display().to_string();
+    let radio = Radio::start(o).await.unwrap();
+    let addr = radio.addr();
+    let s = wait_for(addr, 60.0, "a track playing", |s| !s["now_playing"].is_null()).await;
+    let first = s["now_playing"]["id"].as_u64().unwrap();
+    // The preset file is edited into a bad one, and a track control then
+    // asks for it to be loaded again.
+    std::fs::write(&preset, "[keys\nreverb = ").unwrap();
+    assert_eq!(
+        common::post(addr, "/api/settings", r#"{"swing": 60}"#)
+            .await
+            .status,
+        200
+    );
+    // The failure is shown, naming the file, and tried again; tracks go on
+    // being made with the last settings that loaded, with no silence.
+    let s = wait_for(addr, 90.0, "failures shown and tracks made meanwhile", |s| {
+        s["stats"]["settings_failed"].as_u64() >= Some(2) && s["now_playing"]["id"].as_u64() > Some(first + 2)
+    })
+    .await;
+    let error = s["stats"]["last_error"].as_str().unwrap();
+    assert!(error.contains("mine.toml"), "{error}");
+    assert_eq!(s["stats"]["underrun_s"], 0.0, "no silence: {}", s["stats"]);
+    assert_eq!(s["stats"]["tracks_failed"], 0, "{}", s["stats"]);
+    // The file is mended: the next try loads it and the failures stop.
+    std::fs::write(&preset, "[keys]\nreverb = 0.2\n").unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = get(addr, "/api/status").await.json()["stats"]["settings_failed"].as_u64();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let s = get(addr, "/api/status").await.json();
+    assert_eq!(s["stats"]["settings_failed"].as_u64(), before, "{}", s["stats"]);
+    assert_eq!(s["stats"]["underrun_s"], 0.0, "no silence: {}", s["stats"]);
     radio.stop().await;
 }
