@@ -273,6 +273,23 @@ impl LofiModel {
         }
         match &self.body {
             Body::Rnn(_) | Body::Gru(_) | Body::Lstm(_) => unreachable!("handled above"),
+            Body::Cnn(cnn) if pass.kernels == Kernels::Fused && crate::kernels::runs_on(&tokens.device()) => {
+                let [batch, _] = tokens.dims();
+                // [batch, seq] → [batch, seq, embed] → conv blocks, channels
+                // last → [batch, seq / 2^layers, hidden]
+                let mut c = self.drop(self.embedding.forward(tokens), pass.dropout_seed, 0);
+                for conv in &cnn.convs {
+                    c = crate::kernels::conv_block(conv, c);
+                }
+                // → [batch, hidden, seq'] → [batch, hidden · seq'] (the
+                // reference path's order, so the dense weights are the same)
+                // → [batch, hidden] → [batch, vocab] → [batch, 1, vocab]
+                let flat: Tensor<2> = c.swap_dims(1, 2).flatten(1, 2);
+                let logits =
+                    crate::kernels::linear(&self.head, relu(crate::kernels::linear(&cnn.dense, flat)));
+                let vocab = logits.dims()[1];
+                logits.reshape([batch, 1, vocab])
+            }
             Body::Cnn(cnn) => {
                 let [batch, _] = tokens.dims();
                 // [batch, seq] → [batch, seq, embed] → [batch, embed, seq]
@@ -501,19 +518,21 @@ mod tests {
     /// The whole model on the fused kernels equals the reference path: the
     /// logits, and the gradients of the embedding and the head (everything
     /// between flows into them; the recurrent layers' own are tested in
-    /// `recurrent`); the Transformer's training forward equals burn's
-    /// encoder.
+    /// `recurrent`, the CNN's convolutions' here); the Transformer's
+    /// training forward equals burn's encoder. The window of 9 leaves an
+    /// odd step for the CNN's pooling to drop.
     #[test]
     fn fused_and_reference_models_agree_on_logits_and_gradients() {
         let device = Device::flex().autodiff();
-        for arch in [Arch::Rnn, Arch::Gru, Arch::Lstm, Arch::Transformer] {
+        for arch in [Arch::Rnn, Arch::Gru, Arch::Lstm, Arch::Cnn, Arch::Transformer] {
             let model = ModelConfig::new(arch, 23, 9)
                 .with_embed(6)
                 .with_heads(2)
                 .with_hidden(5)
                 .with_dropout(0.0)
                 .init(&device);
-            let weights = Tensor::<3>::random([3, 9, 23], Distribution::Normal(0.0, 1.0), &device);
+            let out = if arch == Arch::Cnn { 1 } else { 9 };
+            let weights = Tensor::<3>::random([3, out, 23], Distribution::Normal(0.0, 1.0), &device);
             let run = |kernels| {
                 let pass = Pass {
                     kernels,
@@ -523,11 +542,25 @@ mod tests {
                 let grads = (logits.clone() * weights.clone()).sum().backward();
                 let e = model.embedding.weight.val().grad(&grads).unwrap();
                 let h = model.head.weight.val().grad(&grads).unwrap();
-                [values(logits.detach()), values(e), values(h)]
+                let mut found = vec![values(logits.detach()), values(e), values(h)];
+                if let Body::Cnn(cnn) = &model.body {
+                    for conv in &cnn.convs {
+                        found.push(values(conv.weight.val().grad(&grads).unwrap()));
+                        found.push(values(conv.bias.as_ref().unwrap().val().grad(&grads).unwrap()));
+                    }
+                    found.push(values(cnn.dense.weight.val().grad(&grads).unwrap()));
+                }
+                found
             };
             let (f, r) = (run(Kernels::Fused), run(Kernels::Reference));
-            for (i, what) in ["logits", "embedding grad", "head grad"].iter().enumerate() {
-                close(&f[i], &r[i], &format!("{arch:?} {what}"));
+            assert_eq!(f.len(), r.len());
+            let names = ["logits", "embedding grad", "head grad"];
+            for (i, (f, r)) in f.iter().zip(&r).enumerate() {
+                // After those three: each conv's weight and bias grads, then the dense layer's.
+                let what = names
+                    .get(i)
+                    .map_or_else(|| format!("CNN grad {}", i - 3), |n| n.to_string());
+                close(f, r, &format!("{arch:?} {what}"));
             }
         }
     }

@@ -24,6 +24,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Flex};
 use burn::tensor::{DType, Shape, Tensor, TensorData};
 
+use super::conv;
 use super::gemm::{product, Mat, Start, Threads};
 use super::loss::{self, Labels};
 use super::scan::{self, Cell, Dims, Trace};
@@ -55,12 +56,18 @@ pub trait FusedOps: Backend {
     /// The mean cross-entropy of logits `[N, V]` against `labels` → `[1]`
     /// (see [`Labels`] for the weighting).
     fn cross_entropy(logits: FloatTensor<Self>, labels: Arc<Labels>) -> FloatTensor<Self>;
+
+    /// The CNN's block (see [`conv`]): x `[B, T, C]`, w `[H, C, 3]`, b `[H]`
+    /// → max-pool by 2 of ReLU(conv1d, "same" padding) `[B, T/2, H]`.
+    fn conv_block(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// What a backend that runs the kernels itself offers the autodiff wrapper:
 /// each forward with what its backward keeps, and that backward.
 pub trait FusedKernels: Backend {
     type Kept: Clone + Send + std::fmt::Debug + 'static;
+    /// What [`FusedKernels::conv_backward`] needs from the forward.
+    type ConvKept: Clone + Send + std::fmt::Debug + 'static;
 
     /// [`FusedOps::recurrent_layer`]'s forward.
     fn layer_forward(
@@ -102,6 +109,16 @@ pub trait FusedKernels: Backend {
         labels: &Labels,
         dloss: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+
+    /// [`FusedOps::conv_block`]'s forward.
+    fn conv_forward(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, Self::ConvKept);
+
+    /// Gradients of x, w and b from the gradient of the block's output.
+    fn conv_backward(kept: Self::ConvKept, dy: FloatTensor<Self>) -> [FloatTensor<Self>; 3];
 }
 
 /// A flex tensor's values, contiguous, as f32.
@@ -169,6 +186,23 @@ fn dims_of(cell: Cell, t: [&FlexTensor; 5]) -> (Dims, usize) {
 
 impl FusedKernels for Flex {
     type Kept = FlexKept;
+    type ConvKept = Arc<conv::ConvKept>;
+
+    fn conv_forward(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> (FlexTensor, Self::ConvKept) {
+        let d = conv_dims(&x, &w, &b);
+        let (y, kept) = conv::forward(d, &values(&x), &values(&w), &values(&b));
+        (tensor(y, [d.batch, d.steps / 2, d.outputs]), Arc::new(kept))
+    }
+
+    fn conv_backward(kept: Self::ConvKept, dy: FlexTensor) -> [FlexTensor; 3] {
+        let d = kept.dims;
+        let [dx, dw, db] = conv::backward(&kept, &values(&dy));
+        [
+            tensor(dx, [d.batch, d.steps, d.inputs]),
+            tensor(dw, [d.outputs, d.inputs, conv::WIDTH]),
+            tensor(db, [d.outputs]),
+        ]
+    }
 
     fn layer_forward(
         cell: Cell,
@@ -328,6 +362,31 @@ fn affine_dims(x: &FlexTensor, w: &FlexTensor, b: &FlexTensor) -> (usize, usize,
     (xs[0], xs[1], ws[1])
 }
 
+/// The sizes of a conv block's x `[B, T, C]`, w `[H, C, 3]` and b `[H]`,
+/// checked against each other.
+fn conv_dims(x: &FlexTensor, w: &FlexTensor, b: &FlexTensor) -> conv::ConvDims {
+    let (xs, ws, bs) = (x.layout().shape(), w.layout().shape(), b.layout().shape());
+    assert!(
+        xs.num_dims() == 3
+            && ws.num_dims() == 3
+            && bs.num_dims() == 1
+            && ws[1] == xs[2]
+            && ws[2] == conv::WIDTH
+            && bs[0] == ws[0],
+        "conv block: x [B, T, C], w [H, C, 3], b [H]; got {xs:?}, {ws:?}, {bs:?}"
+    );
+    assert!(
+        [x, w, b].iter().all(|t| t.dtype() == DType::F32),
+        "conv block runs in f32"
+    );
+    conv::ConvDims {
+        batch: xs[0],
+        steps: xs[1],
+        inputs: xs[2],
+        outputs: ws[0],
+    }
+}
+
 /// T of a `[…, T, T]` shape.
 fn square_last(shape: &Shape) -> usize {
     let d = shape.num_dims();
@@ -360,6 +419,10 @@ impl FusedOps for Flex {
 
     fn causal_softmax(x: FlexTensor, scale: f32) -> FlexTensor {
         Flex::softmax_forward(x, scale)
+    }
+
+    fn conv_block(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
+        Flex::conv_forward(x, w, b).0
     }
 }
 
@@ -428,6 +491,32 @@ impl<B: FusedKernels, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         let y = B::affine_forward(x.clone(), w.clone(), b.into_primitive());
         match AffineBackward.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish((x, w), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn conv_block(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct ConvBackward;
+
+        impl<B: FusedKernels> Backward<B, 3> for ConvBackward {
+            type State = B::ConvKept;
+
+            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+                let dy = grads.consume::<B>(&ops.node);
+                let found = B::conv_backward(ops.state, dy);
+                for (parent, grad) in ops.parents.into_iter().zip(found) {
+                    if let Some(node) = parent {
+                        grads.register::<B>(node.id, grad);
+                    }
+                }
+            }
+        }
+
+        let nodes = [x.node(), w.node(), b.node()];
+        let (y, kept) = B::conv_forward(x.into_primitive(), w.into_primitive(), b.into_primitive());
+        match ConvBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(kept, y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
@@ -511,6 +600,34 @@ pub fn affine(x: Tensor<2>, w: Tensor<2>, b: Tensor<1>) -> Tensor<2> {
         ))
     } else {
         x.matmul(w) + b.unsqueeze::<2>()
+    }
+}
+
+/// The CNN's block on `Tensor`s: x `[B, T, C]` → max-pool by 2 of
+/// ReLU(`layer`(x)) `[B, T/2, H]`, channels last. One custom operation
+/// ([`conv`]) on flex devices for the CNN's own layers (width 3, "same"
+/// padding, stride, dilation and groups 1, a bias); burn's convolution,
+/// ReLU and pooling otherwise, the path the kernel is tested against.
+pub fn conv_block(layer: &burn::nn::conv::Conv1d, x: Tensor<3>) -> Tensor<3> {
+    let own = layer.kernel_size == conv::WIDTH
+        && layer.stride == 1
+        && layer.dilation == 1
+        && layer.groups == 1
+        && matches!(layer.padding, burn::nn::PaddingConfig1d::Same);
+    match &layer.bias {
+        Some(b) if own && runs_on(&x.device()) => {
+            Tensor::from_dispatch(<burn::backend::Dispatch as FusedOps>::conv_block(
+                x.into_dispatch(),
+                layer.weight.val().into_dispatch(),
+                b.val().into_dispatch(),
+            ))
+        }
+        // [B, T, C] → [B, C, T] → [B, H, T] → [B, H, T/2] → [B, T/2, H]
+        _ => {
+            let y = burn::tensor::activation::relu(layer.forward(x.swap_dims(1, 2)));
+            let pool = burn::nn::pool::MaxPool1dConfig::new(2).with_stride(2).init();
+            pool.forward(y).swap_dims(1, 2)
+        }
     }
 }
 
