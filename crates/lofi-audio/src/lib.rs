@@ -23,6 +23,7 @@ mod player;
 mod preset;
 mod render;
 pub mod spectrum;
+pub mod timbre;
 mod wav;
 
 pub use ambience::Layers;
@@ -34,7 +35,7 @@ pub use preset::{
     AmbienceSettings, BassSettings, DrumSettings, KeysSettings, MasterSettings, Preset, SidechainSettings,
     BUILTIN_PRESETS,
 };
-pub use render::{check_sample_rate, render, RenderOptions, Track, SAMPLE_RATES};
+pub use render::{check_sample_rate, render, DrumChain, KeysChain, RenderOptions, Track, SAMPLE_RATES};
 pub use rustysynth::SoundFont;
 pub use wav::{splice_wav, write_wav, write_wav_to, WavFormat};
 

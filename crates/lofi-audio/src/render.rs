@@ -150,6 +150,78 @@ impl Frames {
     }
 }
 
+/// The keys bus's colour after the instrument: the preset's drive,
+/// low-pass, tape wow and flutter and reverb send. Public so a bench
+/// measures the keys through the chain a render uses.
+pub struct KeysChain {
+    drive: f64,
+    lp: Lowpass,
+    wow: WowFlutter,
+    verb: Option<ReverbSend>,
+}
+
+impl KeysChain {
+    pub fn new(p: &Preset, rate: u32) -> Self {
+        Self::starting_at(p, rate, 0)
+    }
+
+    /// The chain as it stands `start` frames into a render (the wow's
+    /// phase).
+    fn starting_at(p: &Preset, rate: u32, start: usize) -> Self {
+        Self {
+            drive: p.keys.drive,
+            lp: Lowpass::new(p.keys.lowpass_hz, rate),
+            wow: WowFlutter::new(
+                rate,
+                (p.keys.wow_hz, p.keys.wow_ms),
+                (p.keys.flutter_hz, p.keys.flutter_ms),
+            )
+            .starting_at(start),
+            verb: (p.keys.reverb > 0.0).then(|| ReverbSend::new(rate, p.keys.reverb)),
+        }
+    }
+
+    pub fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
+        drive(left, right, self.drive);
+        self.lp.process(left, right);
+        self.wow.process(left, right);
+        if let Some(v) = &mut self.verb {
+            v.process(left, right);
+        }
+    }
+}
+
+/// The drum bus's colour after the kit: the preset's sampler crush,
+/// low-pass and drive. Public so a bench measures a kit through the chain
+/// a render uses.
+pub struct DrumChain {
+    crush: Crush,
+    lp: Lowpass,
+    drive: f64,
+}
+
+impl DrumChain {
+    pub fn new(p: &Preset, rate: u32) -> Self {
+        Self::starting_at(p, rate, 0)
+    }
+
+    /// The chain as it stands `start` frames into a render (the crush's
+    /// clock).
+    fn starting_at(p: &Preset, rate: u32, start: usize) -> Self {
+        Self {
+            crush: Crush::new(rate, p.drums.sample_rate_hz, p.drums.bits).starting_at(start),
+            lp: Lowpass::new(p.drums.lowpass_hz, rate),
+            drive: p.drums.drive,
+        }
+    }
+
+    pub fn process(&mut self, left: &mut [f32], right: &mut [f32]) {
+        self.crush.process(left, right);
+        self.lp.process(left, right);
+        drive(left, right, self.drive);
+    }
+}
+
 /// Keys, bass and drums through their chains: one stem each with
 /// `opts.stems`, else summed into one buffer as they are made.
 pub(crate) fn music_buses(
@@ -170,22 +242,10 @@ pub(crate) fn music_buses(
     let mut buses: Vec<(&'static str, Stereo)> = Vec::with_capacity(4);
     {
         let mut player = Player::new(arr, 0, inner, opts, f.start_at(inner))?;
-        let mut lp = Lowpass::new(p.keys.lowpass_hz, inner);
-        let mut wow = WowFlutter::new(
-            inner,
-            (p.keys.wow_hz, p.keys.wow_ms),
-            (p.keys.flutter_hz, p.keys.flutter_ms),
-        )
-        .starting_at(f.start_at(inner));
-        let mut verb = (p.keys.reverb > 0.0).then(|| ReverbSend::new(inner, p.keys.reverb));
+        let mut chain = KeysChain::starting_at(p, inner, f.start_at(inner));
         let mut make = |l: &mut [f32], r: &mut [f32]| {
             player.play(l, r);
-            drive(l, r, p.keys.drive);
-            lp.process(l, r);
-            wow.process(l, r);
-            if let Some(v) = &mut verb {
-                v.process(l, r);
-            }
+            chain.process(l, r);
         };
         let (out, add) = bus(&mut buses, "keys", total, opts.stems);
         let duck = Some(&mut sidechain());
@@ -205,13 +265,10 @@ pub(crate) fn music_buses(
     }
     {
         let mut player = Player::new(arr, 2, rate, opts, f.start)?;
-        let mut crush = Crush::new(rate, p.drums.sample_rate_hz, p.drums.bits).starting_at(f.start);
-        let mut lp = Lowpass::new(p.drums.lowpass_hz, rate);
+        let mut chain = DrumChain::starting_at(p, rate, f.start);
         let mut make = |l: &mut [f32], r: &mut [f32]| {
             player.play(l, r);
-            crush.process(l, r);
-            lp.process(l, r);
-            drive(l, r, p.drums.drive);
+            chain.process(l, r);
         };
         let (out, add) = bus(&mut buses, "drums", total, opts.stems);
         run_bus(out, add, false, &mut make, None, db(p.drums.level_db));
