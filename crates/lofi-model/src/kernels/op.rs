@@ -752,6 +752,49 @@ mod tests {
         }
     }
 
+    /// The fused CNN block equals burn's conv1d, ReLU and max-pool on the
+    /// output and on the gradients of x, the weights and the bias: one
+    /// step pair, an odd window (its last step only padding for the pool),
+    /// one channel, odd channel counts and a model-sized block.
+    #[test]
+    fn conv_block_matches_burns_conv_relu_and_pool() {
+        use burn::nn::conv::Conv1dConfig;
+        use burn::nn::PaddingConfig1d;
+        let device = Device::flex().autodiff();
+        for (b, t, c, h) in [(1, 2, 1, 1), (1, 5, 3, 4), (3, 8, 7, 5), (2, 64, 128, 33)] {
+            let layer = Conv1dConfig::new(c, h, 3)
+                .with_padding(PaddingConfig1d::Same)
+                .init(&device);
+            let x0 = data([b, t, c], 5, &device);
+            let r = data([b, t / 2, h], 6, &device);
+            let run = |fused: bool| {
+                let layer = layer.clone();
+                let x = x0.clone().detach().require_grad();
+                let y = if fused {
+                    super::conv_block(&layer, x.clone())
+                } else {
+                    let y = burn::tensor::activation::relu(layer.forward(x.clone().swap_dims(1, 2)));
+                    let pool = burn::nn::pool::MaxPool1dConfig::new(2).with_stride(2).init();
+                    pool.forward(y).swap_dims(1, 2)
+                };
+                let grads = (y.clone() * r.clone()).sum().backward();
+                let bias = layer.bias.as_ref().expect("a bias");
+                [
+                    vec_of(y.detach()),
+                    vec_of(x.grad(&grads).expect("x grad")),
+                    vec_of(layer.weight.val().grad(&grads).expect("w grad")),
+                    vec_of(bias.val().grad(&grads).expect("b grad")),
+                ]
+            };
+            for (what, (f, reference)) in ["y", "dx", "dw", "db"]
+                .iter()
+                .zip(run(true).into_iter().zip(run(false)))
+            {
+                assert_rel(f, reference, &format!("[{b},{t},{c}]→{h} {what}"));
+            }
+        }
+    }
+
     /// The fused cross-entropy equals burn's `CrossEntropyLoss` on the loss
     /// and on the logits' gradient, with and without class weights, for one
     /// row and for more rows than one rayon task takes.
