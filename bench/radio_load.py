@@ -17,6 +17,7 @@ network) and its RSS from /proc once a second.
         # faster than real time), a control change every 32 s of stream:
         # RSS and the MiB held by stems each minute
     python3 bench/radio_load.py --seconds 600 --change-every 2        # live controls moved all along
+    python3 bench/radio_load.py --listeners 3000 --no-decode          # scale: bytes only
 
 Prints a Markdown table, and JSON with --json. Figures are ratios to real
 time and shares of one core, so they mean the same on any machine.
@@ -82,6 +83,8 @@ def main():
     ap.add_argument("--speed", type=float, default=1.0,
                     help="lofi serve --speed: the stream plays this many times faster than real time")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-decode", action="store_true",
+                    help="count the listeners' bytes without decoding them (thousands of listeners)")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     ap.add_argument("--change-every", type=float, default=0, metavar="S",
                     help="post a control change every S seconds: mix and music controls in turn")
@@ -105,7 +108,8 @@ def main():
     try:
         ttfb = first_byte(port, start)
         cpu0, t0 = threads(server.pid), time.monotonic()
-        load = subprocess.Popen([ex, f"127.0.0.1:{port}", str(a.listeners), str(a.seconds)],
+        load = subprocess.Popen([ex, f"127.0.0.1:{port}", str(a.listeners), str(a.seconds)]
+                                + (["--no-decode"] if a.no_decode else []),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # The listeners write "listened" when they stop, then decode the
         # streams (minutes for a thousand): the server's figures end there.
@@ -152,20 +156,23 @@ def main():
     rows = out["listeners"]
     ok = [r for r in rows if r["status"] == 200]
     # Ratios to the stream's pace (real time times the speed).
-    rt = sorted(r["decoded_s"] / a.seconds / a.speed for r in ok)
+    rt = sorted(r["decoded_s"] / a.seconds / a.speed for r in ok if r["decoded_s"] is not None)
     rate = sorted(r["bytes"] * 8 / 192000 / a.seconds / a.speed for r in ok)
     share = {k: (cpu1.get(k, 0) - cpu0.get(k, 0)) / wall for k in set(cpu0) | set(cpu1)}
     made = st["stats"]
     result = {
         "listeners": a.listeners, "seconds": a.seconds, "served": len(ok),
         "first_audio_byte_s": ttfb,
-        "decoded_realtime_min": rt[0] if rt else 0, "decoded_realtime_median": rt[len(rt) // 2] if rt else 0,
+        "decoded_realtime_min": rt[0] if rt else None, "decoded_realtime_median": rt[len(rt) // 2] if rt else None,
         "bytes_realtime_min": rate[0] if rate else 0,
         "cpu_core_share": share,
         "cpu_per_listener_core_share": share.get("net", 0) / max(1, len(ok)),
         "make_speed_x_realtime": made["audio_seconds_made"] / max(1e-9, made["make_seconds"]),
         "min_ready_ahead_s": made["min_ready_ahead_s"], "underrun_s": made["underrun_s"],
         "listeners_dropped_slow": made["listeners_dropped_slow"],
+        # What the station holds besides the tracks' stems, when the
+        # listeners stop: per listener, compare runs with different counts.
+        "rss_less_stems_mib": st["memory"]["resident_mib"] - st["memory"]["stems_mib"],
         "rss_mib_first": rss[0][1] if rss else None, "rss_mib_last": rss[-1][1] if rss else None,
         "rss_mib_max": max(r[1] for r in rss) if rss else None,
         "cpu_core_share_total": sum(share.values()), "changes_posted": posted,
@@ -205,7 +212,8 @@ def main():
     print(f"| figure | value |\n|---|---|")
     print(f"| listeners served / asked | {len(ok)} / {a.listeners} for {a.seconds:.0f} s |")
     print(f"| first audio byte after start | {ttfb:.2f} s |")
-    print(f"| decoded audio / wall time, min (median) | {result['decoded_realtime_min']:.3f}× ({result['decoded_realtime_median']:.3f}×) |")
+    if rt:
+        print(f"| decoded audio / wall time, min (median) | {result['decoded_realtime_min']:.3f}× ({result['decoded_realtime_median']:.3f}×) |")
     print(f"| bytes / 192 kbit/s, min | {result['bytes_realtime_min']:.3f}× |")
     for k in ("producer", "deck", "net", "other"):
         if k in share:
@@ -217,6 +225,7 @@ def main():
     print(f"| CPU, the whole station | {100 * result['cpu_core_share_total']:.2f} % of a core |")
     if posted:
         print(f"| control changes posted | {posted}, one every {a.change_every:g} s |")
+    print(f"| RSS less the stems when the listeners stop | {result['rss_less_stems_mib']:.0f} MiB |")
     print(f"| RSS first / last sample / most | {result['rss_mib_first']:.0f} / {result['rss_mib_last']:.0f} / {result['rss_mib_max']:.0f} MiB |")
     if a.speed != 1.0:
         print(f"| stream played | {result['stream_s'] / 60:.0f} min at {a.speed:g}× real time |")
