@@ -7,6 +7,9 @@ use thiserror::Error;
 pub enum RadioError {
     #[error("the MP3 encoder: {0}")]
     Encoder(String),
+    /// A make failed on purpose ([`crate::RadioOptions::drill`]).
+    #[error("a drill: this track's make was failed on purpose")]
+    Drill,
     #[error("{what}: {value:?} {problem}")]
     Config {
         what: &'static str,

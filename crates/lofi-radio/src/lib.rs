@@ -31,6 +31,7 @@ mod station;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,6 +75,11 @@ pub struct RadioOptions {
     /// Stream seconds played per second of real time (1 on air; see
     /// [`SPEED`] for what soak benches may ask).
     pub speed: f64,
+    /// Makes to fail on purpose, one less each time, before the next real
+    /// one: a fire drill for the failure path (logged, shown, retried with
+    /// backoff while the stream plays on), armed by tests while the
+    /// station runs. 0 on air.
+    pub drill: Arc<AtomicU32>,
 }
 
 /// The range of [`RadioOptions::speed`]: faster than real time only so a
@@ -95,6 +101,7 @@ impl Default for RadioOptions {
             temperature: SamplerOptions::default().temperature,
             first_minutes: FIRST_MINUTES,
             speed: 1.0,
+            drill: Arc::default(),
         }
     }
 }
@@ -224,6 +231,7 @@ impl Radio {
             first: Some(first),
             grooves: std::cell::RefCell::new(None),
             samples: Default::default(),
+            drill: options.drill.clone(),
         };
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()

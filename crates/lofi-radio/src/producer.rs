@@ -15,6 +15,7 @@
 //! re-render a phrase and one make a track.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,8 @@ pub struct Producer {
     /// The samples of the last few tracks, by id: what a re-render starts
     /// from, kept here so it needs no file (the cache may be unwritable).
     pub samples: std::cell::RefCell<std::collections::BTreeMap<u64, lofi_score::Score>>,
+    /// Makes still to fail on purpose ([`crate::RadioOptions::drill`]).
+    pub drill: Arc<AtomicU32>,
 }
 
 /// Hands the memory freed by a make back to the system. A make's buffers
@@ -697,6 +700,13 @@ impl Producer {
         maker: &TrackMaker,
         cut: Cut,
     ) -> Result<Ready, RadioError> {
+        if self
+            .drill
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(RadioError::Drill);
+        }
         let start = Instant::now();
         let station = &self.station;
         // Nine digits: easy to read out and to type, and exact in the

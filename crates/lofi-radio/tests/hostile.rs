@@ -1,6 +1,7 @@
 //! The station against clients that misbehave: half-sent requests, stalled
 //! listeners, oversized bodies, byte ranges; and the faults it must play
-//! through: a cache folder gone, settings that no longer load.
+//! through: a cache folder gone, settings that no longer load, tracks that
+//! fail to make.
 
 mod common;
 
@@ -274,5 +275,34 @@ async fn settings_that_fail_to_load_are_shown_retried_and_the_station_plays_on()
     let s = get(addr, "/api/status").await.json();
     assert_eq!(s["stats"]["settings_failed"].as_u64(), before, "{}", s["stats"]);
     assert_eq!(s["stats"]["underrun_s"], 0.0, "no silence: {}", s["stats"]);
+    radio.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracks_that_fail_to_make_are_shown_retried_and_the_station_plays_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = options(&dir.path().join("cache"));
+    let drill = o.drill.clone();
+    let radio = Radio::start(o).await.unwrap();
+    let addr = radio.addr();
+    let s = wait_for(addr, 60.0, "a track playing", |s| !s["now_playing"].is_null()).await;
+    let made = s["stats"]["tracks_made"].as_u64().unwrap();
+    // The next three makes fail; the one after is real.
+    drill.store(3, std::sync::atomic::Ordering::Relaxed);
+    let s = wait_for(addr, 60.0, "three failures, then a track made", |s| {
+        s["stats"]["tracks_failed"].as_u64() == Some(3) && s["stats"]["tracks_made"].as_u64() > Some(made)
+    })
+    .await;
+    let error = s["stats"]["last_error"].as_str().unwrap();
+    assert!(error.contains("on purpose"), "the cause is shown: {error}");
+    assert_eq!(drill.load(std::sync::atomic::Ordering::Relaxed), 0);
+    // The failures cost no silence: the waiting track played meanwhile,
+    // and the station goes on making tracks.
+    let s = wait_for(addr, 60.0, "more tracks made", |s| {
+        s["stats"]["tracks_made"].as_u64() > Some(made + 1)
+    })
+    .await;
+    assert_eq!(s["stats"]["underrun_s"], 0.0, "no silence: {}", s["stats"]);
+    assert_eq!(s["stats"]["tracks_failed"], 3, "{}", s["stats"]);
     radio.stop().await;
 }
