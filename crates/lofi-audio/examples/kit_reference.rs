@@ -75,123 +75,128 @@ impl Reference {
         })
     }
 
-    /// A synthesizer playing this reference on `channel` (9: drums).
-    fn synth(&self, channel: i32) -> Result<Synthesizer, Error> {
+    /// This reference as an instrument. A drum kit that is a drum preset
+    /// (bank 128) plays on the drum channel; one saved as a melodic
+    /// preset (the AVL kits, bank 0) on the first channel, where its notes
+    /// are the same GM drum keys.
+    fn instrument(&self, bus: Bus) -> Result<Box<dyn Instrument>, Error> {
+        let drum_preset = self
+            .font
+            .get_presets()
+            .iter()
+            .any(|p| p.get_bank_number() == 128 && p.get_patch_number() == self.preset);
+        let channel = if bus == Bus::Drums && drum_preset { 9 } else { 0 };
         let mut settings = SynthesizerSettings::new(RATE as i32);
         settings.enable_reverb_and_chorus = false;
-        let mut s = Synthesizer::new(&self.font, &settings).map_err(|e| format!("{}: {e:?}", self.name))?;
-        s.process_midi_message(channel, 0xC0, self.preset, 0);
-        Ok(s)
+        let mut synth =
+            Synthesizer::new(&self.font, &settings).map_err(|e| format!("{}: {e:?}", self.name))?;
+        synth.process_midi_message(channel, 0xC0, self.preset, 0);
+        Ok(Box::new(Font { synth, channel }))
     }
 }
 
-/// Plays `note_on`, renders `hold` seconds, `note_off`, renders `ring`
-/// more, through `chain`; mono.
-fn play(
-    mut on: impl FnMut(bool),
-    mut render: impl FnMut(&mut [f32], &mut [f32]),
-    mut chain: impl FnMut(&mut [f32], &mut [f32]),
-    hold: f64,
-    ring: f64,
-) -> Vec<f32> {
-    let mut out = Vec::new();
-    for (i, seconds) in [hold, ring].into_iter().enumerate() {
-        on(i == 0);
-        let n = (seconds * f64::from(RATE)) as usize;
-        let (mut l, mut r) = (vec![0.0f32; n], vec![0.0f32; n]);
-        for (lc, rc) in l.chunks_mut(64).zip(r.chunks_mut(64)) {
-            render(lc, rc);
-            chain(lc, rc);
+/// A SoundFont preset on one channel, any bank (`lofi_audio::Sf2` plays
+/// only the standard kit on the drum channel).
+struct Font {
+    synth: Synthesizer,
+    channel: i32,
+}
+
+impl Instrument for Font {
+    fn note_on(&mut self, pitch: u8, velocity: u8) {
+        self.synth
+            .note_on(self.channel, i32::from(pitch), i32::from(velocity));
+    }
+
+    fn note_off(&mut self, pitch: u8) {
+        self.synth.note_off(self.channel, i32::from(pitch));
+    }
+
+    /// rustysynth writes its block; an instrument adds into the buffers.
+    fn render(&mut self, left: &mut [f32], right: &mut [f32]) {
+        let (mut l, mut r) = (vec![0.0f32; left.len()], vec![0.0f32; right.len()]);
+        self.synth.render(&mut l, &mut r);
+        left.iter_mut().zip(&l).for_each(|(o, v)| *o += v);
+        right.iter_mut().zip(&r).for_each(|(o, v)| *o += v);
+    }
+}
+
+/// What is measured: drum hits through the drum bus or keys notes through
+/// the keys bus.
+#[derive(Clone, Copy, PartialEq)]
+enum Bus {
+    Drums,
+    Keys,
+}
+
+impl Bus {
+    /// Velocity, seconds held and seconds left to ring after.
+    fn note(self) -> (u8, f64, f64) {
+        match self {
+            Bus::Drums => (100, HIT_S, 0.0),
+            Bus::Keys => (80, HOLD_S, RING_S),
         }
-        out.extend(l.iter().zip(&r).map(|(a, b)| 0.5 * (a + b)));
     }
-    out
-}
 
-/// One hit of the built-in kit (velocity 100) through the drum chain.
-fn builtin_hit(preset: &Preset, pitch: u8) -> Vec<f32> {
-    let kit = std::cell::RefCell::new(DrumKit::new(RATE, Seed(0)));
-    let mut chain = DrumChain::new(preset, RATE);
-    play(
-        |on| {
-            if on {
-                kit.borrow_mut().note_on(pitch, 100);
-            }
-        },
-        |l, r| kit.borrow_mut().render(l, r),
-        |l, r| chain.process(l, r),
-        HIT_S,
-        0.0,
-    )
-}
+    /// The built-in instrument.
+    fn builtin(self) -> Box<dyn Instrument> {
+        match self {
+            Bus::Drums => Box::new(DrumKit::new(RATE, Seed(0))),
+            Bus::Keys => Box::new(Tone::new(ToneKind::ElectricPiano, RATE)),
+        }
+    }
 
-/// One hit of a reference kit (velocity 100) through the drum chain. A kit
-/// that is a drum preset (bank 128) plays on the drum channel; one saved
-/// as a melodic preset (the AVL kits, bank 0) on the first channel, where
-/// its notes are the same GM drum keys.
-fn reference_hit(preset: &Preset, reference: &Reference, pitch: u8) -> Result<Vec<f32>, Error> {
-    let drum_preset = reference
-        .font
-        .get_presets()
-        .iter()
-        .any(|p| p.get_bank_number() == 128 && p.get_patch_number() == reference.preset);
-    let channel = if drum_preset { 9 } else { 0 };
-    let s = std::cell::RefCell::new(reference.synth(channel)?);
-    let mut chain = DrumChain::new(preset, RATE);
-    Ok(play(
-        |on| {
-            if on {
-                s.borrow_mut().note_on(channel, i32::from(pitch), 100);
-            }
-        },
-        |l, r| synth_render(&mut s.borrow_mut(), l, r),
-        |l, r| chain.process(l, r),
-        HIT_S,
-        0.0,
-    ))
-}
-
-/// rustysynth writes its block over the buffer, which is silence here.
-fn synth_render(s: &mut Synthesizer, l: &mut [f32], r: &mut [f32]) {
-    s.render(l, r);
-}
-
-/// One keys note (velocity 80) of the built-in electric piano.
-fn builtin_note(preset: &Preset, pitch: u8) -> Vec<f32> {
-    let tone = std::cell::RefCell::new(Tone::new(ToneKind::ElectricPiano, RATE));
-    let mut chain = KeysChain::new(preset, RATE);
-    play(
-        |on| {
-            if on {
-                tone.borrow_mut().note_on(pitch, 80)
+    /// `pitch` on `inst` through this bus's chain of `preset`, mono.
+    fn play(self, inst: &mut dyn Instrument, pitch: u8, preset: &Preset) -> Vec<f32> {
+        let (velocity, hold, ring) = self.note();
+        let (mut drums, mut keys) = (DrumChain::new(preset, RATE), KeysChain::new(preset, RATE));
+        let mut out = Vec::new();
+        for (i, seconds) in [hold, ring].into_iter().enumerate() {
+            if i == 0 {
+                inst.note_on(pitch, velocity);
             } else {
-                tone.borrow_mut().note_off(pitch)
+                inst.note_off(pitch);
             }
-        },
-        |l, r| tone.borrow_mut().render(l, r),
-        |l, r| chain.process(l, r),
-        HOLD_S,
-        RING_S,
-    )
-}
+            let n = (seconds * f64::from(RATE)) as usize;
+            let (mut l, mut r) = (vec![0.0f32; n], vec![0.0f32; n]);
+            for (lc, rc) in l.chunks_mut(64).zip(r.chunks_mut(64)) {
+                inst.render(lc, rc);
+                match self {
+                    Bus::Drums => drums.process(lc, rc),
+                    Bus::Keys => keys.process(lc, rc),
+                }
+            }
+            out.extend(l.iter().zip(&r).map(|(a, b)| 0.5 * (a + b)));
+        }
+        out
+    }
 
-/// One keys note (velocity 80) of a reference program.
-fn reference_note(preset: &Preset, reference: &Reference, pitch: u8) -> Result<Vec<f32>, Error> {
-    let s = std::cell::RefCell::new(reference.synth(0)?);
-    let mut chain = KeysChain::new(preset, RATE);
-    Ok(play(
-        |on| {
-            if on {
-                s.borrow_mut().note_on(0, i32::from(pitch), 80)
-            } else {
-                s.borrow_mut().note_off(0, i32::from(pitch))
-            }
-        },
-        |l, r| synth_render(&mut s.borrow_mut(), l, r),
-        |l, r| chain.process(l, r),
-        HOLD_S,
-        RING_S,
-    ))
+    /// The built-in instrument and every reference playing `pitch` (each a
+    /// fresh instrument: nothing of the last note still rings), measured,
+    /// drawn to `png` and judged.
+    fn compare(
+        self,
+        pitch: u8,
+        refs: &[Reference],
+        preset: &Preset,
+        png: Option<(std::path::PathBuf, String)>,
+    ) -> Result<Value, Error> {
+        let mut rows = vec![(
+            "lofi built-in".to_string(),
+            Timbre::of(&self.play(self.builtin().as_mut(), pitch, preset), RATE),
+        )];
+        for r in refs {
+            let x = self.play(r.instrument(self)?.as_mut(), pitch, preset);
+            rows.push((r.name.clone(), Timbre::of(&x, RATE)));
+        }
+        if let Some((path, title)) = png {
+            picture(&path, &title, &rows)?;
+        }
+        Ok(json!({
+            "timbres": rows.iter().map(|(n, t)| json!({"name": n, "timbre": t})).collect::<Vec<_>>(),
+            "verdict": verdict(&rows[0].1, &rows[1..]),
+        }))
+    }
 }
 
 /// The spread of the references and where the built-in one falls, measure
@@ -206,13 +211,7 @@ fn verdict(builtin: &Timbre, refs: &[(String, Timbre)]) -> Value {
         }
     }
     let mut all_within = true;
-    for (k, (name, _)) in to_ref
-        .first()
-        .map(TimbreDistance::fields)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    for (k, (name, _)) in builtin.distance(builtin).fields().iter().enumerate() {
         let nearest = to_ref
             .iter()
             .map(|d| d.fields()[k].1)
@@ -307,57 +306,18 @@ fn main() -> Result<(), Error> {
         .map_err(|_| "the bundled font")?;
         std::fs::create_dir_all(dir)?;
     }
+    let png = |name: String, title: String| png_dir.as_ref().map(|d| (Path::new(d).join(name), title));
     let mut pieces = serde_json::Map::new();
     for (piece, pitch) in PIECES {
-        let mut rows = vec![(
-            "lofi built-in".to_string(),
-            Timbre::of(&builtin_hit(&preset, pitch), RATE),
-        )];
-        for r in &drums {
-            rows.push((
-                r.name.clone(),
-                Timbre::of(&reference_hit(&preset, r, pitch)?, RATE),
-            ));
-        }
-        if let Some(dir) = &png_dir {
-            let path = Path::new(dir).join(format!("kit-{}.png", piece.replace(' ', "-")));
-            picture(
-                &path,
-                &format!("{piece} (GM {pitch}): spectral envelope, first 93 ms"),
-                &rows,
-            )?;
-        }
-        pieces.insert(
-            piece.to_string(),
-            json!({"timbres": rows.iter().map(|(n, t)| json!({"name": n, "timbre": t})).collect::<Vec<_>>(),
-                   "verdict": verdict(&rows[0].1, &rows[1..])}),
-        );
+        let title = format!("{piece} (GM {pitch}): spectral envelope, first 93 ms");
+        let to = png(format!("kit-{}.png", piece.replace(' ', "-")), title);
+        pieces.insert(piece.to_string(), Bus::Drums.compare(pitch, &drums, &preset, to)?);
     }
     let mut notes = serde_json::Map::new();
     for pitch in NOTES {
-        let mut rows = vec![(
-            "lofi built-in".to_string(),
-            Timbre::of(&builtin_note(&preset, pitch), RATE),
-        )];
-        for r in &keys {
-            rows.push((
-                r.name.clone(),
-                Timbre::of(&reference_note(&preset, r, pitch)?, RATE),
-            ));
-        }
-        if let Some(dir) = &png_dir {
-            let path = Path::new(dir).join(format!("keys-{pitch}.png"));
-            picture(
-                &path,
-                &format!("keys, MIDI note {pitch}: spectral envelope, first 93 ms"),
-                &rows,
-            )?;
-        }
-        notes.insert(
-            pitch.to_string(),
-            json!({"timbres": rows.iter().map(|(n, t)| json!({"name": n, "timbre": t})).collect::<Vec<_>>(),
-                   "verdict": verdict(&rows[0].1, &rows[1..])}),
-        );
+        let title = format!("keys, MIDI note {pitch}: spectral envelope, first 93 ms");
+        let to = png(format!("keys-{pitch}.png"), title);
+        notes.insert(pitch.to_string(), Bus::Keys.compare(pitch, &keys, &preset, to)?);
     }
     println!("{}", json!({"drums": pieces, "keys": notes}));
     Ok(())

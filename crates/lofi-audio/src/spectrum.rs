@@ -37,26 +37,26 @@ pub struct OneShotMeasures {
     pub level_db: f64,
 }
 
-/// Power per bin `0..=FRAME/2` of the Hann-windowed first `FRAME` samples
-/// (zero-padded when shorter).
-fn power_spectrum(x: &[f32]) -> Vec<f64> {
-    let frame: Vec<f64> = (0..FRAME)
+/// Hann-windowed power spectrum, bins `0..=n/2`, of `x[at..at + n]`
+/// (zero-padded past the end). Also [`crate::timbre`]'s.
+pub(crate) fn power(x: &[f32], at: usize, n: usize) -> Vec<f64> {
+    let frame: Vec<f64> = (0..n)
         .map(|i| {
-            let w = 0.5 - 0.5 * (2.0 * PI * i as f64 / FRAME as f64).cos();
-            w * f64::from(x.get(i).copied().unwrap_or(0.0))
+            let w = 0.5 - 0.5 * (2.0 * PI * i as f64 / n as f64).cos();
+            w * f64::from(x.get(at + i).copied().unwrap_or(0.0))
         })
         .collect();
-    let (cos, sin): (Vec<f64>, Vec<f64>) = (0..FRAME)
+    let (cos, sin): (Vec<f64>, Vec<f64>) = (0..n)
         .map(|i| {
-            let a = 2.0 * PI * i as f64 / FRAME as f64;
+            let a = 2.0 * PI * i as f64 / n as f64;
             (a.cos(), a.sin())
         })
         .unzip();
-    (0..=FRAME / 2)
+    (0..=n / 2)
         .map(|k| {
             let (mut re, mut im) = (0.0, 0.0);
             for (i, v) in frame.iter().enumerate() {
-                let t = (i * k) % FRAME;
+                let t = (i * k) % n;
                 re += v * cos[t];
                 im -= v * sin[t];
             }
@@ -68,7 +68,7 @@ fn power_spectrum(x: &[f32]) -> Vec<f64> {
 impl OneShotMeasures {
     /// Measures mono `x` recorded at `rate` Hz, starting at the hit.
     pub fn of(x: &[f32], rate: u32) -> OneShotMeasures {
-        let p = power_spectrum(x);
+        let p = power(x, 0, FRAME);
         let hz = |k: usize| k as f64 * f64::from(rate) / FRAME as f64;
         let total: f64 = p.iter().skip(1).sum::<f64>().max(1e-30);
         let centroid_hz = p.iter().enumerate().skip(1).map(|(k, v)| hz(k) * v).sum::<f64>() / total;
@@ -118,19 +118,29 @@ fn level_db(x: &[f32]) -> f64 {
     10.0 * ms.max(1e-30).log10()
 }
 
-/// Seconds from the loudest 5 ms block until the level stays 40 dB below it.
-fn t40(x: &[f32], rate: u32) -> f64 {
+/// RMS of `x` in blocks of `block` samples.
+pub(crate) fn rms_blocks(x: &[f32], block: usize) -> Vec<f64> {
+    x.chunks(block.max(1))
+        .map(|c| (c.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
+        .collect()
+}
+
+/// Seconds from the loudest 5 ms block until the level stays `db` below
+/// it (T40 at 40; [`crate::timbre`] also reads T20).
+pub(crate) fn decay_s(x: &[f32], rate: u32, db: f64) -> f64 {
     let block = (rate as usize / 200).max(1);
-    let rms: Vec<f64> = x
-        .chunks(block)
-        .map(|c| (c.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>() / c.len() as f64).sqrt())
-        .collect();
+    let rms = rms_blocks(x, block);
     let Some((peak_at, peak)) = rms.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1)) else {
         return 0.0;
     };
-    let floor = peak * 0.01;
-    let last_loud = rms.iter().rposition(|v| *v > floor).unwrap_or(peak_at);
-    (last_loud + 1 - peak_at) as f64 * block as f64 / f64::from(rate)
+    let floor = peak * 10f64.powf(-db / 20.0);
+    let last = rms.iter().rposition(|v| *v > floor).unwrap_or(peak_at);
+    (last + 1 - peak_at) as f64 * block as f64 / f64::from(rate)
+}
+
+/// Seconds from the loudest 5 ms block until the level stays 40 dB below it.
+fn t40(x: &[f32], rate: u32) -> f64 {
+    decay_s(x, rate, 40.0)
 }
 
 #[cfg(test)]

@@ -13,10 +13,10 @@
 //!   for noise. A drum whose tail rings at one pitch like a string reads
 //!   high; a head, wires or a cymbal low.
 //!
-//! Like [`crate::spectrum`], a plain DFT: analysis of a few recordings,
-//! never on a render's path.
+//! On [`crate::spectrum`]'s plain DFT and level blocks: analysis of a few
+//! recordings, never on a render's path.
 
-use std::f64::consts::PI;
+use crate::spectrum::{decay_s, power, rms_blocks};
 
 /// Mel bands of the envelope.
 pub const MEL_BANDS: usize = 24;
@@ -65,34 +65,6 @@ impl TimbreDistance {
     }
 }
 
-/// Hann-windowed power spectrum, bins `0..=n/2`, of `x[at..at + n]`
-/// (zero-padded past the end).
-fn power(x: &[f32], at: usize, n: usize) -> Vec<f64> {
-    let frame: Vec<f64> = (0..n)
-        .map(|i| {
-            let w = 0.5 - 0.5 * (2.0 * PI * i as f64 / n as f64).cos();
-            w * f64::from(x.get(at + i).copied().unwrap_or(0.0))
-        })
-        .collect();
-    let (cos, sin): (Vec<f64>, Vec<f64>) = (0..n)
-        .map(|i| {
-            let a = 2.0 * PI * i as f64 / n as f64;
-            (a.cos(), a.sin())
-        })
-        .unzip();
-    (0..=n / 2)
-        .map(|k| {
-            let (mut re, mut im) = (0.0, 0.0);
-            for (i, v) in frame.iter().enumerate() {
-                let t = (i * k) % n;
-                re += v * cos[t];
-                im -= v * sin[t];
-            }
-            re * re + im * im
-        })
-        .collect()
-}
-
 fn mel(hz: f64) -> f64 {
     2595.0 * (1.0 + hz / 700.0).log10()
 }
@@ -136,25 +108,6 @@ fn mel_envelope(p: &[f64], n: usize, rate: u32) -> [f64; MEL_BANDS] {
     let mean = out.iter().sum::<f64>() / MEL_BANDS as f64;
     out.iter_mut().for_each(|v| *v -= mean);
     out
-}
-
-/// RMS of `x` in blocks of `block` samples.
-fn rms_blocks(x: &[f32], block: usize) -> Vec<f64> {
-    x.chunks(block.max(1))
-        .map(|c| (c.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
-        .collect()
-}
-
-/// Seconds from the loudest 5 ms block until the level stays `db` below it.
-fn decay_s(x: &[f32], rate: u32, db: f64) -> f64 {
-    let block = (rate as usize / 200).max(1);
-    let rms = rms_blocks(x, block);
-    let Some((peak_at, peak)) = rms.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1)) else {
-        return 0.0;
-    };
-    let floor = peak * 10f64.powf(-db / 20.0);
-    let last = rms.iter().rposition(|v| *v > floor).unwrap_or(peak_at);
-    (last + 1 - peak_at) as f64 * block as f64 / f64::from(rate)
 }
 
 /// Milliseconds from 10 % to 90 % of the peak of the 0.5 ms RMS envelope.
@@ -252,6 +205,7 @@ impl Timbre {
 mod tests {
     use super::*;
     use crate::dsp::Noise;
+    use std::f64::consts::PI;
 
     const RATE: u32 = 44_100;
 
